@@ -1,0 +1,99 @@
+import { EnvelopeCodec } from '../envelope/codec.js';
+import type { DomainEvent } from '../events/domain-event.js';
+import type { EventRegistry } from '../events/registry.js';
+import { dispatch } from '../dispatch/dispatcher.js';
+import { SPAN_NAMES, type Span } from '../tracing/tracer.js';
+import { EventBusBase, type EventBusBaseOptions } from './event-bus.js';
+
+export interface InMemoryEventBusOptions extends EventBusBaseOptions {
+  /**
+   * Send every event through the wire codec (encode then decode) before handling, as a broker
+   * would. Catches events that do not survive JSON before you move to a broker. Default false.
+   */
+  readonly roundTrip?: boolean;
+  /** Registry used by `roundTrip` decoding. Default: the default registry. */
+  readonly registry?: EventRegistry;
+}
+
+/** Exactly the five counters of the in-memory bus. */
+export interface InMemoryEventBusStats {
+  readonly eventsPublished: number;
+  readonly handlersInvoked: number;
+  readonly handlerErrors: number;
+  readonly backgroundTasksCreated: number;
+  readonly backgroundTasksCompleted: number;
+}
+
+/**
+ * The in-process bus: for development, tests and single-process apps. One publish call's events
+ * are handled in list order, and every handler of an event finishes before the next event starts.
+ * Handler errors are logged and counted, never thrown from publish().
+ */
+export class InMemoryEventBus extends EventBusBase {
+  #eventsPublished = 0;
+  #handlersInvoked = 0;
+  #handlerErrors = 0;
+  readonly #codec: EnvelopeCodec | undefined;
+
+  constructor(options: InMemoryEventBusOptions = {}) {
+    super(options);
+    this.#codec = options.roundTrip ? new EnvelopeCodec({ registry: options.registry }) : undefined;
+  }
+
+  protected async publishNow(events: readonly DomainEvent[]): Promise<void> {
+    if (!this.tracer.enabled) {
+      for (const event of events) await this.deliver(event, undefined);
+      return;
+    }
+    const span = this.tracer.startSpan(SPAN_NAMES.publish, {
+      kind: 'producer',
+      attributes: {
+        'messaging.system': 'eventsource',
+        'messaging.operation.type': 'publish',
+        'messaging.destination.name': 'in-memory',
+        'messaging.batch.message_count': events.length,
+      },
+    });
+    try {
+      await span.run(async () => {
+        for (const event of events) await this.deliver(event, span);
+      });
+      span.setStatus('ok');
+    } catch (error) {
+      span.recordException(error);
+      span.setStatus('error', (error as Error).message);
+      throw error;
+    } finally {
+      span.end();
+    }
+  }
+
+  private async deliver(original: DomainEvent, parent: Span | undefined): Promise<void> {
+    const event = this.#codec ? await this.#codec.decode(this.#codec.encode(original)) : original;
+    this.#eventsPublished++;
+    const handlers = this.subscriptions.handlersFor(event.eventType);
+    if (handlers.length === 0) return;
+    const outcome = await dispatch(event, handlers, { tracer: this.tracer, parent });
+    this.#handlersInvoked += outcome.invoked;
+    if (!outcome.ok) {
+      this.#handlerErrors += outcome.error.failures.length;
+      for (const failure of outcome.error.failures) {
+        this.logger.error(`Handler ${failure.handlerName} failed on ${event.eventType}`, {
+          eventId: event.eventId,
+          handler: failure.handlerName,
+          error: failure.error instanceof Error ? failure.error.message : String(failure.error),
+        });
+      }
+    }
+  }
+
+  getStats(): InMemoryEventBusStats {
+    return {
+      eventsPublished: this.#eventsPublished,
+      handlersInvoked: this.#handlersInvoked,
+      handlerErrors: this.#handlerErrors,
+      backgroundTasksCreated: this.background.created,
+      backgroundTasksCompleted: this.background.completed,
+    };
+  }
+}

@@ -1,0 +1,141 @@
+import { EnvelopeDecodeError, type HandlerDispatchError, errorMessage, errorName } from '../errors.js';
+import { type EnvelopeCodec, type IncomingEnvelope } from '../envelope/codec.js';
+import { type DeadLetterReason, readFailureHistory, retryHeaders } from '../envelope/failure-headers.js';
+import type { DomainEvent } from '../events/domain-event.js';
+import { dispatch } from '../dispatch/dispatcher.js';
+import type { RetryPolicy } from '../retry/retry-policy.js';
+import type { SubscriptionRegistry } from '../subscriptions/subscription-registry.js';
+import type { Tracer } from '../tracing/tracer.js';
+
+/**
+ * What a transport must do with one message. It settles (acks / commits) only after carrying out
+ * the outcome durably: a retry copy or a dead letter is written first, then the original is acked.
+ */
+export type ProcessOutcome =
+  | { readonly kind: 'ack'; readonly event: DomainEvent; readonly invoked: number }
+  | {
+      /** Nobody here handles it (another service's type, or a type this process never registered). */
+      readonly kind: 'skip';
+      readonly reason: 'no_subscribers' | 'unknown_event_type';
+      readonly eventType: string | undefined;
+    }
+  | {
+      readonly kind: 'retry';
+      readonly event: DomainEvent;
+      /** Wait this long (ms) before the next attempt; never by blocking the consumer. */
+      readonly delay: number;
+      /** Failed attempts so far, this one included. */
+      readonly attempt: number;
+      /** Retry bookkeeping to carry on the retry copy (merge over the original headers). */
+      readonly headers: Record<string, string>;
+      readonly error: HandlerDispatchError;
+      readonly invoked: number;
+    }
+  | {
+      readonly kind: 'dead-letter';
+      readonly reason: DeadLetterReason;
+      readonly errorType: string;
+      readonly errorMessage: string;
+      /** Handler attempts made; 0 when the message never decoded. */
+      readonly attempts: number;
+      readonly firstFailureAt: string;
+      readonly lastFailureAt: string;
+      readonly event: DomainEvent | undefined;
+      readonly error: unknown;
+      readonly invoked: number;
+    };
+
+export interface MessageProcessorOptions {
+  readonly codec: EnvelopeCodec;
+  readonly subscriptions: SubscriptionRegistry;
+  readonly tracer: Tracer;
+  readonly retryPolicy: RetryPolicy;
+  /** Attributes for the dispatch span (destination, consumer group). */
+  readonly spanAttributes?: Readonly<Record<string, string | number | boolean | undefined>>;
+  /** Clock, injectable for tests. */
+  readonly now?: () => Date;
+}
+
+/**
+ * The consume path shared by every broker transport: decode → dispatch → decide. It never throws
+ * for anything a message can contain; every message ends in exactly one outcome.
+ */
+export class MessageProcessor {
+  readonly #options: MessageProcessorOptions;
+  readonly #now: () => Date;
+
+  constructor(options: MessageProcessorOptions) {
+    this.#options = options;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  async process(incoming: IncomingEnvelope): Promise<ProcessOutcome> {
+    const { codec, subscriptions, tracer, retryPolicy } = this.#options;
+    const peeked = codec.peekEventType(incoming);
+    // Cheap exit for other services' types: no parse, no validation.
+    if (peeked !== undefined && !subscriptions.hasHandlersFor(peeked)) {
+      return { kind: 'skip', reason: 'no_subscribers', eventType: peeked };
+    }
+
+    const history = readFailureHistory(incoming.headers);
+    let event: DomainEvent;
+    try {
+      event = await codec.decode(incoming);
+    } catch (error) {
+      if (error instanceof EnvelopeDecodeError && error.reason === 'unknown_event_type') {
+        return { kind: 'skip', reason: 'unknown_event_type', eventType: peeked };
+      }
+      const at = this.#now().toISOString();
+      return {
+        kind: 'dead-letter',
+        reason: error instanceof EnvelopeDecodeError ? error.reason : 'malformed_json',
+        errorType: errorName(error),
+        errorMessage: errorMessage(error),
+        attempts: history.attempt,
+        firstFailureAt: history.firstFailureAt ?? at,
+        lastFailureAt: at,
+        event: undefined,
+        error,
+        invoked: 0,
+      };
+    }
+
+    const handlers = subscriptions.handlersFor(event.eventType);
+    if (handlers.length === 0) return { kind: 'skip', reason: 'no_subscribers', eventType: event.eventType };
+
+    const outcome = await dispatch(event, handlers, {
+      tracer,
+      parent: tracer.enabled ? tracer.extract(incoming.headers) : undefined,
+      attributes: this.#options.spanAttributes,
+    });
+    if (outcome.ok) return { kind: 'ack', event, invoked: outcome.invoked };
+
+    const failed = history.attempt + 1;
+    const decision = retryPolicy.decide(failed);
+    const now = this.#now();
+    if (decision.kind === 'retry') {
+      return {
+        kind: 'retry',
+        event,
+        delay: decision.delay,
+        attempt: failed,
+        headers: retryHeaders(history, outcome.error, now),
+        error: outcome.error,
+        invoked: outcome.invoked,
+      };
+    }
+    const at = now.toISOString();
+    return {
+      kind: 'dead-letter',
+      reason: retryPolicy.maxRetries === 0 ? 'retries_disabled' : 'max_retries_exceeded',
+      errorType: outcome.error.errorType,
+      errorMessage: outcome.error.message,
+      attempts: failed,
+      firstFailureAt: history.firstFailureAt ?? at,
+      lastFailureAt: at,
+      event,
+      error: outcome.error,
+      invoked: outcome.invoked,
+    };
+  }
+}

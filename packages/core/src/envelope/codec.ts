@@ -1,0 +1,214 @@
+import { EnvelopeDecodeError, InvalidEventError, UnknownEventTypeError, ConfigError } from '../errors.js';
+import {
+  type AnyEventClass,
+  type DomainEvent,
+  BASE_FIELDS,
+  constructEvent,
+  isDomainEvent,
+  validatePayload,
+} from '../events/domain-event.js';
+import { defaultRegistry, type EventRegistry } from '../events/registry.js';
+import { HEADER, JSON_CONTENT_TYPE, type EnvelopeHeaders } from './headers.js';
+import { parseJsonSafely } from './safe-json.js';
+
+/** An event in wire form: a partition/routing key, string headers and a JSON body. */
+export interface Envelope {
+  readonly key: string;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+/** What a transport received: headers (possibly partial or absent) and raw body bytes or text. */
+export interface IncomingEnvelope {
+  readonly headers?: EnvelopeHeaders | undefined;
+  readonly body: string | Uint8Array;
+}
+
+export interface EnvelopeCodecOptions {
+  /** Where event types are resolved. Default: `defaultRegistry`. */
+  registry?: EventRegistry;
+  /** Largest body accepted, in bytes, on encode and decode. Default 1 MiB. */
+  maxBodyBytes?: number;
+  /** Run the event class's payload schema on decode. Default true. */
+  validatePayloads?: boolean;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The one codec every transport uses: event ⇄ `{ key, headers, body }`. Decoding trusts nothing:
+ * it bounds the size, refuses prototype-polluting keys, checks every base field's type, resolves
+ * the class only through the registry and runs the payload schema.
+ */
+export class EnvelopeCodec {
+  readonly registry: EventRegistry;
+  readonly maxBodyBytes: number;
+  readonly validatePayloads: boolean;
+
+  constructor(options: EnvelopeCodecOptions = {}) {
+    this.registry = options.registry ?? defaultRegistry;
+    this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    if (!Number.isInteger(this.maxBodyBytes) || this.maxBodyBytes <= 0) {
+      throw new ConfigError('maxBodyBytes', `must be a positive integer number of bytes; received ${String(options.maxBodyBytes)}.`);
+    }
+    this.validatePayloads = options.validatePayloads ?? true;
+  }
+
+  encode(event: DomainEvent, extraHeaders?: Record<string, string>): Envelope {
+    if (!isDomainEvent(event)) {
+      throw new InvalidEventError(
+        `Only events declared with defineEvent() can be published; received ${describeValue(event)}.`,
+      );
+    }
+    const body = JSON.stringify(event);
+    // UTF-8 needs at most 3 bytes per UTF-16 unit, so short bodies skip the exact count.
+    if (body.length * 3 > this.maxBodyBytes && Buffer.byteLength(body) > this.maxBodyBytes) {
+      throw new InvalidEventError(
+        `${event.eventType} ${event.eventId} encodes to ${Buffer.byteLength(body)} bytes, over maxBodyBytes (${this.maxBodyBytes}). ` +
+          'Store large data elsewhere and put a reference in the event, or raise maxBodyBytes on every producer and consumer.',
+      );
+    }
+    const headers: Record<string, string> = {
+      [HEADER.eventType]: event.eventType,
+      [HEADER.eventId]: event.eventId,
+      [HEADER.aggregateType]: event.aggregateType,
+      [HEADER.aggregateId]: event.aggregateId,
+      [HEADER.aggregateVersion]: String(event.aggregateVersion),
+      [HEADER.contentType]: JSON_CONTENT_TYPE,
+    };
+    if (extraHeaders) Object.assign(headers, extraHeaders);
+    return { key: event.aggregateId, headers, body };
+  }
+
+  /** The event type named by a message, from its header; undefined when absent. Cheap: no parsing. */
+  peekEventType(incoming: IncomingEnvelope): string | undefined {
+    return incoming.headers?.[HEADER.eventType];
+  }
+
+  /** Decodes or throws {@link EnvelopeDecodeError} with a stable `reason`. */
+  async decode(incoming: IncomingEnvelope): Promise<DomainEvent> {
+    const record = this.parseBody(incoming.body);
+    const eventType = record.eventType;
+    if (typeof eventType !== 'string' || eventType.length === 0) {
+      throw new EnvelopeDecodeError('missing_field', 'Message body has no "eventType" string.');
+    }
+    const headerType = incoming.headers?.[HEADER.eventType];
+    if (headerType !== undefined && headerType !== eventType) {
+      throw new EnvelopeDecodeError(
+        'type_mismatch',
+        `Header event-type "${headerType}" does not match body eventType "${eventType}".`,
+      );
+    }
+    let cls: AnyEventClass;
+    try {
+      cls = this.registry.get(eventType);
+    } catch (error) {
+      if (error instanceof UnknownEventTypeError) {
+        throw new EnvelopeDecodeError('unknown_event_type', error.message, { cause: error });
+      }
+      throw error;
+    }
+    checkBaseFields(record);
+
+    if (this.validatePayloads && cls.payloadSchema) {
+      const payload: Record<string, unknown> = {};
+      for (const key of Object.keys(record)) if (!BASE_KEYS.has(key)) payload[key] = record[key];
+      const result = await validatePayload(cls, payload);
+      if (!result.ok) {
+        throw new EnvelopeDecodeError('payload_invalid', `${eventType} payload failed validation: ${result.message}.`);
+      }
+      Object.assign(record, result.value);
+    }
+    try {
+      return constructEvent(cls, record);
+    } catch (error) {
+      if (error instanceof InvalidEventError) {
+        throw new EnvelopeDecodeError('invalid_field', error.message, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  private parseBody(body: string | Uint8Array): Record<string, unknown> {
+    let text: string;
+    if (typeof body === 'string') {
+      if (body.length > this.maxBodyBytes || (body.length * 3 > this.maxBodyBytes && Buffer.byteLength(body) > this.maxBodyBytes)) {
+        throw tooLarge(Buffer.byteLength(body), this.maxBodyBytes);
+      }
+      text = body;
+    } else if (body instanceof Uint8Array) {
+      if (body.byteLength > this.maxBodyBytes) throw tooLarge(body.byteLength, this.maxBodyBytes);
+      try {
+        text = utf8.decode(body);
+      } catch {
+        throw new EnvelopeDecodeError('malformed_json', 'Message body is not valid UTF-8.');
+      }
+    } else {
+      throw new EnvelopeDecodeError('malformed_json', `Message body must be text or bytes; received ${describeValue(body)}.`);
+    }
+    const value = parseJsonSafely(text);
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      throw new EnvelopeDecodeError('not_an_object', `Message body must be a JSON object; received ${Array.isArray(value) ? 'an array' : describeValue(value)}.`);
+    }
+    return value as Record<string, unknown>;
+  }
+}
+
+const BASE_KEYS: ReadonlySet<string> = new Set(BASE_FIELDS);
+
+const REQUIRED_STRINGS = ['eventId', 'aggregateId', 'aggregateType', 'correlationId', 'occurredAt'] as const;
+const OPTIONAL_STRINGS = ['tenantId', 'causationId'] as const;
+
+function checkBaseFields(record: Record<string, unknown>): void {
+  for (const field of REQUIRED_STRINGS) {
+    const value = record[field];
+    if (value === undefined || value === null) {
+      throw new EnvelopeDecodeError('missing_field', `Message body has no "${field}".`);
+    }
+    if (typeof value !== 'string' || value.length === 0) {
+      throw new EnvelopeDecodeError('invalid_field', `"${field}" must be a non-empty string; received ${describeValue(value)}.`);
+    }
+  }
+  for (const field of OPTIONAL_STRINGS) {
+    const value = record[field];
+    if (value === null) delete record[field];
+    else if (value !== undefined && typeof value !== 'string') {
+      throw new EnvelopeDecodeError('invalid_field', `"${field}" must be a string when present; received ${describeValue(value)}.`);
+    }
+  }
+  if (Number.isNaN(Date.parse(record.occurredAt as string))) {
+    throw new EnvelopeDecodeError('invalid_field', `"occurredAt" is not an ISO-8601 date: ${String(record.occurredAt)}.`);
+  }
+  const version = record.aggregateVersion;
+  if (version === undefined || version === null) {
+    throw new EnvelopeDecodeError('missing_field', 'Message body has no "aggregateVersion".');
+  }
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 0) {
+    throw new EnvelopeDecodeError('invalid_field', `"aggregateVersion" must be a non-negative integer; received ${describeValue(version)}.`);
+  }
+  const eventVersion = record.eventVersion;
+  if (eventVersion !== undefined && (typeof eventVersion !== 'number' || !Number.isInteger(eventVersion) || eventVersion < 1)) {
+    throw new EnvelopeDecodeError('invalid_field', `"eventVersion" must be an integer >= 1; received ${describeValue(eventVersion)}.`);
+  }
+  const metadata = record.metadata;
+  if (metadata !== undefined && (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))) {
+    throw new EnvelopeDecodeError('invalid_field', `"metadata" must be an object; received ${describeValue(metadata)}.`);
+  }
+}
+
+function tooLarge(bytes: number, max: number): EnvelopeDecodeError {
+  return new EnvelopeDecodeError(
+    'too_large',
+    `Message body is ${bytes} bytes, over the limit of ${max}. Raise maxBodyBytes on consumers if such events are legitimate.`,
+  );
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'object') return `an object (${(value as object).constructor?.name ?? 'no prototype'})`;
+  return `${typeof value} ${String(value)}`;
+}

@@ -1,0 +1,35 @@
+import { EnvelopeDecodeError } from '../errors.js';
+
+// Cheap pre-check: only when the raw text could contain a dangerous key do we walk the parsed tree.
+const SUSPICIOUS = /"(?:__proto__|constructor)"\s*:/;
+
+/**
+ * JSON.parse that refuses `__proto__` and `constructor` keys anywhere in the document. JSON.parse
+ * itself is safe, but a parsed `__proto__` own key turns into prototype pollution the moment any
+ * code merges the object with Object.assign or a naive deep merge, so such input never gets past
+ * the codec.
+ */
+export function parseJsonSafely(text: string): unknown {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new EnvelopeDecodeError('malformed_json', `Message body is not valid JSON (${(error as Error).message}).`);
+  }
+  if (SUSPICIOUS.test(text)) assertNoForbiddenKeys(value, '$');
+  return value;
+}
+
+function assertNoForbiddenKeys(value: unknown, path: string): void {
+  if (value === null || typeof value !== 'object') return;
+  if (Array.isArray(value)) {
+    value.forEach((item, index) => assertNoForbiddenKeys(item, `${path}[${index}]`));
+    return;
+  }
+  for (const key of Object.keys(value)) {
+    if (key === '__proto__' || key === 'constructor') {
+      throw new EnvelopeDecodeError('forbidden_key', `Message body contains the forbidden key "${key}" at ${path}.`);
+    }
+    assertNoForbiddenKeys((value as Record<string, unknown>)[key], `${path}.${key}`);
+  }
+}

@@ -1,0 +1,390 @@
+import { randomUUID } from 'node:crypto';
+import { InvalidEventError } from '../errors.js';
+import { formatIssues, type StandardSchemaV1 } from './standard-schema.js';
+import { defaultRegistry, type EventRegistry } from './registry.js';
+
+/** The fields every event carries, whatever its payload. */
+export interface EventEnvelopeFields {
+  readonly eventId: string;
+  readonly eventType: string;
+  readonly eventVersion: number;
+  readonly occurredAt: Date;
+  readonly aggregateId: string;
+  readonly aggregateType: string;
+  readonly aggregateVersion: number;
+  readonly tenantId?: string | undefined;
+  readonly correlationId: string;
+  readonly causationId?: string | undefined;
+  readonly metadata: Readonly<Record<string, unknown>>;
+}
+
+/** What you pass to an event constructor besides the payload. Only `aggregateId` is required. */
+export interface BaseEventInit {
+  aggregateId: string;
+  aggregateVersion?: number;
+  aggregateType?: string;
+  eventId?: string;
+  occurredAt?: Date | string;
+  tenantId?: string | undefined;
+  correlationId?: string;
+  causationId?: string | undefined;
+  metadata?: Record<string, unknown>;
+}
+
+export const BASE_FIELDS = [
+  'eventId',
+  'eventType',
+  'eventVersion',
+  'occurredAt',
+  'aggregateId',
+  'aggregateType',
+  'aggregateVersion',
+  'tenantId',
+  'correlationId',
+  'causationId',
+  'metadata',
+] as const;
+const BASE_FIELD_SET: ReadonlySet<string> = new Set(BASE_FIELDS);
+const RESERVED_METHODS: ReadonlySet<string> = new Set(['with', 'withCausation', 'withMetadata', 'toJSON', 'constructor']);
+
+/** Constructor argument of an event class: the base fields plus the payload fields. */
+export type EventInit<P extends object> = BaseEventInit & P;
+
+/** An instance of an event class declared with `defineEvent`. */
+export type Event<T extends string = string, P extends object = object> = DomainEvent & {
+  readonly eventType: T;
+} & { readonly [K in keyof P]: P[K] };
+
+interface EventDefinition {
+  readonly eventType: string;
+  readonly eventVersion: number;
+  readonly aggregateType: string | undefined;
+  readonly payloadSchema: StandardSchemaV1 | undefined;
+}
+
+const definitions = new WeakMap<object, EventDefinition>();
+
+// Set only while constructEvent() runs (synchronously), for payloads the decoder already validated.
+let payloadAlreadyValidated = false;
+
+/**
+ * Base class of every event. Declare event types with {@link defineEvent}; instances are frozen,
+ * so "changing" an event means making a copy with `with*()`.
+ */
+export abstract class DomainEvent implements EventEnvelopeFields {
+  declare readonly eventId: string;
+  declare readonly eventType: string;
+  declare readonly eventVersion: number;
+  declare readonly occurredAt: Date;
+  declare readonly aggregateId: string;
+  declare readonly aggregateType: string;
+  declare readonly aggregateVersion: number;
+  declare readonly tenantId?: string | undefined;
+  declare readonly correlationId: string;
+  declare readonly causationId?: string | undefined;
+  declare readonly metadata: Readonly<Record<string, unknown>>;
+
+  protected constructor(init: BaseEventInit & Record<string, unknown>) {
+    const definition = definitions.get(new.target) ?? findDefinition(new.target);
+    if (init === null || typeof init !== 'object') {
+      throw new InvalidEventError(`${definition.eventType} expects an object of fields; received ${String(init)}.`);
+    }
+    const payload: Record<string, unknown> = {};
+    for (const key of Object.keys(init)) {
+      if (BASE_FIELD_SET.has(key)) continue;
+      if (RESERVED_METHODS.has(key)) {
+        throw new InvalidEventError(
+          `${definition.eventType} has a payload field named "${key}", which would hide DomainEvent.${key}(). Rename the field.`,
+        );
+      }
+      payload[key] = init[key];
+    }
+    const validated = payloadAlreadyValidated ? payload : validatePayloadSync(definition, payload);
+
+    const aggregateType = init.aggregateType ?? definition.aggregateType;
+    if (typeof init.aggregateId !== 'string' || init.aggregateId.length === 0) {
+      throw new InvalidEventError(
+        `${definition.eventType} needs a non-empty string aggregateId; received ${JSON.stringify(init.aggregateId)}.`,
+      );
+    }
+    if (typeof aggregateType !== 'string' || aggregateType.length === 0) {
+      throw new InvalidEventError(
+        `${definition.eventType} needs an aggregateType: set it in defineEvent('${definition.eventType}', { aggregateType }) or pass it to the constructor.`,
+      );
+    }
+    const aggregateVersion = init.aggregateVersion ?? 1;
+    if (!Number.isInteger(aggregateVersion) || aggregateVersion < 0) {
+      throw new InvalidEventError(`${definition.eventType}.aggregateVersion must be a non-negative integer; received ${String(aggregateVersion)}.`);
+    }
+    const occurredAt = toDate(init.occurredAt, definition.eventType);
+    const eventId = init.eventId ?? randomUUID();
+
+    for (const key of Object.keys(validated)) {
+      Object.defineProperty(this, key, { value: cloneFrozen(validated[key]), enumerable: true });
+    }
+    const self = this as { -readonly [K in keyof EventEnvelopeFields]: EventEnvelopeFields[K] };
+    self.eventId = eventId;
+    self.eventType = definition.eventType;
+    self.eventVersion = definition.eventVersion;
+    self.occurredAt = occurredAt;
+    self.aggregateId = init.aggregateId;
+    self.aggregateType = aggregateType;
+    self.aggregateVersion = aggregateVersion;
+    if (init.tenantId !== undefined && init.tenantId !== null) self.tenantId = init.tenantId;
+    self.correlationId = init.correlationId ?? eventId;
+    if (init.causationId !== undefined && init.causationId !== null) self.causationId = init.causationId;
+    self.metadata = cloneFrozen(init.metadata ?? {}) as Record<string, unknown>;
+    Object.freeze(this);
+  }
+
+  /** A copy of this event with some fields changed. The copy keeps `eventId` unless you pass one. */
+  with(changes: Partial<BaseEventInit> & Record<string, unknown>): this {
+    const Ctor = this.constructor as new (init: Record<string, unknown>) => this;
+    return new Ctor({ ...this.toInit(), ...changes });
+  }
+
+  /** A copy that records `cause` as its cause: same correlation, causationId = cause.eventId. */
+  withCausation(cause: EventEnvelopeFields): this {
+    return this.with({
+      causationId: cause.eventId,
+      correlationId: cause.correlationId,
+      tenantId: this.tenantId ?? cause.tenantId,
+    });
+  }
+
+  /** A copy with extra metadata merged over the existing metadata. */
+  withMetadata(metadata: Record<string, unknown>): this {
+    return this.with({ metadata: { ...this.metadata, ...metadata } });
+  }
+
+  /** The wire form: every field, dates as ISO-8601 UTC strings. */
+  toJSON(): Record<string, unknown> {
+    return { ...(this as object), occurredAt: this.occurredAt.toISOString() };
+  }
+
+  private toInit(): Record<string, unknown> {
+    return { ...(this as object) };
+  }
+}
+
+export type PayloadSpec = StandardSchemaV1 | PayloadFields<object>;
+
+/** A payload declared by type only (no runtime validation). Create with {@link fields}. */
+export interface PayloadFields<P extends object> {
+  readonly kind: 'fields';
+  /** Phantom: carries the payload type, never set. */
+  readonly type?: P;
+}
+
+/** Declares a payload by type alone: `payload: fields<{ customerId: string }>()`. */
+export function fields<P extends object>(): PayloadFields<P> {
+  return { kind: 'fields' };
+}
+
+export type PayloadOf<S> =
+  S extends PayloadFields<infer P>
+    ? P
+    : S extends StandardSchemaV1
+      ? StandardSchemaV1.InferOutput<S> extends object
+        ? StandardSchemaV1.InferOutput<S>
+        : never
+      : never;
+
+export interface DefineEventOptions<S extends PayloadSpec> {
+  /** The aggregate this event belongs to; instances may still override it. */
+  aggregateType?: string;
+  /** Schema version of this event type (for upcasting). Default 1. */
+  eventVersion?: number;
+  /** `fields<T>()` for a typed payload, or any Standard Schema (zod, valibot, …) to also validate it. */
+  payload?: S;
+  /** Registry to register in; default the process-wide `defaultRegistry`. */
+  registry?: EventRegistry;
+}
+
+/** An event class produced by {@link defineEvent}. */
+export interface EventClass<T extends string = string, P extends object = object> {
+  new (init: EventInit<P>): Event<T, P>;
+  readonly eventType: T;
+  readonly aggregateType: string | undefined;
+  readonly eventVersion: number;
+  readonly payloadSchema: StandardSchemaV1 | undefined;
+  readonly prototype: Event<T, P>;
+}
+
+/** Any event class, whatever its payload. Used where a class is accepted but not constructed. */
+export interface AnyEventClass<E extends DomainEvent = DomainEvent> {
+  new (init: never): E;
+  readonly eventType: string;
+  readonly aggregateType: string | undefined;
+  readonly eventVersion: number;
+  readonly payloadSchema: StandardSchemaV1 | undefined;
+}
+
+/** The instance type of an event class: `type OrderCreated = EventOf<typeof OrderCreated>`. */
+export type EventOf<C extends AnyEventClass> = InstanceType<C>;
+
+/**
+ * Declares an event type and registers it.
+ *
+ * ```ts
+ * export const OrderCreated = defineEvent('OrderCreated', {
+ *   aggregateType: 'Order',
+ *   payload: fields<{ customerId: string }>(),
+ * });
+ * export type OrderCreated = EventOf<typeof OrderCreated>;
+ * ```
+ */
+export function defineEvent<const T extends string, S extends PayloadSpec = PayloadFields<Record<never, never>>>(
+  eventType: T,
+  options: DefineEventOptions<S> = {},
+): EventClass<T, PayloadOf<S>> {
+  if (typeof eventType !== 'string' || eventType.trim().length === 0) {
+    throw new InvalidEventError('defineEvent needs a non-empty event type name, e.g. defineEvent("OrderCreated", …).');
+  }
+  const eventVersion = options.eventVersion ?? 1;
+  if (!Number.isInteger(eventVersion) || eventVersion < 1) {
+    throw new InvalidEventError(`defineEvent("${eventType}"): eventVersion must be an integer >= 1.`);
+  }
+  const spec = options.payload;
+  const payloadSchema = spec !== undefined && '~standard' in spec ? (spec as StandardSchemaV1) : undefined;
+  const definition: EventDefinition = {
+    eventType,
+    eventVersion,
+    aggregateType: options.aggregateType,
+    payloadSchema,
+  };
+
+  const Class = class extends DomainEvent {
+    static readonly eventType = eventType;
+    static readonly aggregateType = options.aggregateType;
+    static readonly eventVersion = eventVersion;
+    static readonly payloadSchema = payloadSchema;
+    // Public so the class type can be constructed; DomainEvent's constructor is protected.
+    // eslint-disable-next-line @typescript-eslint/no-useless-constructor
+    constructor(init: BaseEventInit & Record<string, unknown>) {
+      super(init);
+    }
+  };
+  Object.defineProperty(Class, 'name', { value: eventType });
+  definitions.set(Class, definition);
+  (options.registry ?? defaultRegistry).register(Class as unknown as AnyEventClass, definedAt());
+  return Class as unknown as EventClass<T, PayloadOf<S>>;
+}
+
+/** Subclasses of a defined class (`class X extends defineEvent(…) {}`) inherit its definition. */
+function findDefinition(target: object): EventDefinition {
+  let proto: object | null = Object.getPrototypeOf(target) as object | null;
+  while (proto) {
+    const found = definitions.get(proto);
+    if (found) {
+      definitions.set(target, found);
+      return found;
+    }
+    proto = Object.getPrototypeOf(proto) as object | null;
+  }
+  throw new InvalidEventError('Event classes must be declared with defineEvent(); DomainEvent cannot be constructed directly.');
+}
+
+function validatePayloadSync(definition: EventDefinition, payload: Record<string, unknown>): Record<string, unknown> {
+  const schema = definition.payloadSchema;
+  if (!schema) return payload;
+  const result = schema['~standard'].validate(payload);
+  // Async schemas are checked by the envelope decoder, which can await; a constructor cannot.
+  if (result instanceof Promise) return payload;
+  if (result.issues) {
+    throw new InvalidEventError(`${definition.eventType} payload is invalid: ${formatIssues(result.issues)}.`);
+  }
+  const value = result.value;
+  if (value === null || typeof value !== 'object') {
+    throw new InvalidEventError(`${definition.eventType} payload schema must produce an object.`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function toDate(value: Date | string | undefined, eventType: string): Date {
+  if (value === undefined) return new Date();
+  const date = value instanceof Date ? new Date(value.getTime()) : new Date(value);
+  if (Number.isNaN(date.getTime())) {
+    throw new InvalidEventError(`${eventType}.occurredAt is not a valid date: ${String(value)}.`);
+  }
+  return date;
+}
+
+/**
+ * Plain objects and arrays are copied then frozen, so an event never shares mutable state with the
+ * caller's objects (freezing those in place would break the caller). Other objects are kept as is.
+ */
+function cloneFrozen(value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return value;
+  if (Array.isArray(value)) return Object.freeze(value.map(cloneFrozen));
+  if (!isPlainObject(value)) return value;
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    Object.defineProperty(copy, key, {
+      value: cloneFrozen((value as Record<string, unknown>)[key]),
+      enumerable: true,
+    });
+  }
+  return Object.freeze(copy);
+}
+
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/** Where defineEvent was called, for duplicate-name errors ("defined at src/orders.ts:12"). */
+function definedAt(): string {
+  const stack = new Error().stack?.split('\n') ?? [];
+  for (const line of stack.slice(1)) {
+    if (line.includes('domain-event.') || line.includes('/core/dist/')) continue;
+    const match = /\(?((?:file:\/\/)?[^()\s]+:\d+:\d+)\)?\s*$/.exec(line.trim());
+    if (match?.[1]) return match[1].replace(/^file:\/\//, '');
+  }
+  return 'unknown location';
+}
+
+/** Narrows an unknown value to a DomainEvent instance. */
+export function isDomainEvent(value: unknown): value is DomainEvent {
+  return value instanceof DomainEvent;
+}
+
+/** The payload fields of an event (everything that is not a base field). */
+export function payloadOf(event: DomainEvent): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(event)) {
+    if (!BASE_FIELD_SET.has(key)) out[key] = (event as unknown as Record<string, unknown>)[key];
+  }
+  return out;
+}
+
+/** Standalone form of {@link DomainEvent.withCausation}. */
+export function withCausation<E extends DomainEvent>(event: E, cause: EventEnvelopeFields): E {
+  return event.withCausation(cause);
+}
+
+/** Builds an event from a decoded record whose payload was already validated (or must not be). */
+export function constructEvent(cls: AnyEventClass, record: Record<string, unknown>): DomainEvent {
+  const Ctor = cls as unknown as new (init: Record<string, unknown>) => DomainEvent;
+  payloadAlreadyValidated = true;
+  try {
+    return new Ctor(record);
+  } finally {
+    payloadAlreadyValidated = false;
+  }
+}
+
+/** Runs the payload schema, which may be async; used by the decoder. */
+export async function validatePayload(
+  cls: AnyEventClass,
+  payload: Record<string, unknown>,
+): Promise<{ ok: true; value: Record<string, unknown> } | { ok: false; message: string }> {
+  const schema = cls.payloadSchema;
+  if (!schema) return { ok: true, value: payload };
+  const result = await schema['~standard'].validate(payload);
+  if (result.issues) return { ok: false, message: formatIssues(result.issues) };
+  if (result.value === null || typeof result.value !== 'object') {
+    return { ok: false, message: 'payload schema must produce an object' };
+  }
+  return { ok: true, value: result.value as Record<string, unknown> };
+}
