@@ -99,6 +99,27 @@ kafka_answers() {
     --command-config "$ADMIN_PROPS" --list >/dev/null 2>"$STATE/probe.err"
 }
 
+# The first consumer group on a fresh broker creates __consumer_offsets and, while it loads,
+# clients get "coordinator is loading" errors. Trigger that now (FindCoordinator through a
+# group describe) and wait, bounded, until the topic is listed. Best effort.
+warm_up_group_coordinator() {
+  local i
+  for ((i = 0; i < 15; i++)); do
+    timeout 20 java -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
+      -Dlog4j2.configurationFile="$TOOLS_LOG4J" -cp "$CP" \
+      org.apache.kafka.tools.consumer.group.ConsumerGroupCommand --bootstrap-server "$BOOTSTRAP" \
+      --command-config "$ADMIN_PROPS" --describe --group eventsource-warmup >/dev/null 2>&1 || true
+    if timeout 20 java -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
+        -Dlog4j2.configurationFile="$TOOLS_LOG4J" -cp "$CP" \
+        org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" \
+        --command-config "$ADMIN_PROPS" --list 2>/dev/null | grep -qx '__consumer_offsets'; then
+      return 0
+    fi
+    sleep 1
+  done
+  say "note: __consumer_offsets not created yet; the first consumer group may see 'coordinator is loading' retries"
+}
+
 pid_alive() { [[ -f "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
 
 if kafka_answers; then
@@ -184,6 +205,7 @@ while :; do
   fi
   if kafka_answers; then
     echo
+    warm_up_group_coordinator
     say "ok, started in $((SECONDS - started))s (pid $PID, $BOOTSTRAP, log $LOG)"
     exit 0
   fi

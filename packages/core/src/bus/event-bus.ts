@@ -1,4 +1,4 @@
-import { BusClosedError, InvalidEventError, errorMessage } from '../errors.js';
+import { BusClosedError, ConfigError, InvalidEventError, errorMessage } from '../errors.js';
 import { type AnyEventClass, type DomainEvent, isDomainEvent } from '../events/domain-event.js';
 import { type Handler, normalizeHandler } from '../handlers/normalize.js';
 import { consoleLogger, type Logger } from '../logger.js';
@@ -89,7 +89,7 @@ export abstract class EventBusBase implements EventBus {
     this.logger = options.logger ?? consoleLogger;
     const limit = options.maxBackgroundTasks ?? DEFAULT_MAX_BACKGROUND_TASKS;
     if (!Number.isInteger(limit) || limit < 0) {
-      throw new InvalidEventError(`maxBackgroundTasks must be an integer >= 0; received ${String(limit)}.`);
+      throw new ConfigError('maxBackgroundTasks', `must be an integer >= 0; received ${String(limit)}.`);
     }
     this.background = new BackgroundTasks(limit, (error) =>
       this.logger.error('Background publish failed', { error: errorMessage(error) }),
@@ -110,7 +110,10 @@ export abstract class EventBusBase implements EventBus {
     }
     if (events.length === 0) return Promise.resolve();
     // Copy: the caller may reuse or mutate its array after a background publish returns.
-    if (options?.background) return this.background.launch(() => this.publishNow([...events]));
+    if (options?.background) {
+      const batch = [...events];
+      return this.background.launch(() => this.publishNow(batch));
+    }
     return this.publishNow(events);
   }
 

@@ -17,6 +17,70 @@ export interface DispatchContext {
 }
 
 const OK_NONE: DispatchOutcome = Object.freeze({ ok: true, invoked: 0 });
+const OK_ONE: DispatchOutcome = Object.freeze({ ok: true, invoked: 1 });
+type IndexedFailure = HandlerFailure & { index: number };
+
+function outcomeOf(event: DomainEvent, invoked: number, failures: IndexedFailure[] | undefined): DispatchOutcome {
+  if (!failures) return invoked === 1 ? OK_ONE : { ok: true, invoked };
+  failures.sort((a, b) => a.index - b.index);
+  const list: HandlerFailure[] = failures.map(({ handlerName, error }) => ({ handlerName, error }));
+  return { ok: false, invoked, error: new HandlerDispatchError(event.eventType, event.eventId, list) };
+}
+
+/**
+ * Tracing off: no async frame, no closure or derived promise per handler, and no combinator for a
+ * single handler; each of those is an allocation plus a microtask hop per event.
+ */
+function runUntraced(event: DomainEvent, handlers: readonly NormalizedHandler[]): Promise<DispatchOutcome> {
+  if (handlers.length === 1) {
+    const handler = handlers[0]!;
+    let result: unknown;
+    try {
+      result = handler.invoke(event);
+    } catch (error) {
+      return Promise.resolve(outcomeOf(event, 1, [{ handlerName: handler.name, error, index: 0 }]));
+    }
+    if (!isThenable(result)) return Promise.resolve(OK_ONE);
+    return Promise.resolve(result).then(
+      () => OK_ONE,
+      (error: unknown) => outcomeOf(event, 1, [{ handlerName: handler.name, error, index: 0 }]),
+    );
+  }
+  let failures: IndexedFailure[] | undefined;
+  let pending: Array<PromiseLike<unknown>> | undefined;
+  let pendingIndex: number[] | undefined;
+  for (let index = 0; index < handlers.length; index++) {
+    const handler = handlers[index]!;
+    let result: unknown;
+    try {
+      result = handler.invoke(event);
+    } catch (error) {
+      (failures ??= []).push({ handlerName: handler.name, error, index });
+      continue;
+    }
+    if (isThenable(result)) {
+      (pending ??= []).push(result);
+      (pendingIndex ??= []).push(index);
+    }
+  }
+  if (!pending) return Promise.resolve(outcomeOf(event, handlers.length, failures));
+  // Happy path at the cost of a plain Promise.all; only after a rejection does allSettled run,
+  // which still waits for every handler and collects every failure.
+  const raw = pending;
+  return Promise.all(raw).then(
+    () => outcomeOf(event, handlers.length, failures),
+    () => Promise.allSettled(raw).then((settled) => {
+      for (let i = 0; i < settled.length; i++) {
+        const s = settled[i]!;
+        if (s.status === 'rejected') {
+          const index = pendingIndex![i]!;
+          (failures ??= []).push({ handlerName: handlers[index]!.name, error: s.reason, index });
+        }
+      }
+      return outcomeOf(event, handlers.length, failures);
+    }),
+  );
+}
 
 /**
  * Runs every handler of one event with error isolation: handlers start in order (specific, then
@@ -30,7 +94,7 @@ export function dispatch(
   context: DispatchContext,
 ): Promise<DispatchOutcome> {
   if (handlers.length === 0) return Promise.resolve(OK_NONE);
-  if (!context.tracer.enabled) return runHandlers(event, handlers, undefined, undefined);
+  if (!context.tracer.enabled) return runUntraced(event, handlers);
 
   const { tracer } = context;
   const span = tracer.startSpan(SPAN_NAMES.dispatch, {
@@ -59,57 +123,43 @@ export function dispatch(
   });
 }
 
+/** Tracing on: the same isolation as runUntraced, with a handle span around each handler. */
 async function runHandlers(
   event: DomainEvent,
   handlers: readonly NormalizedHandler[],
-  tracer: Tracer | undefined,
-  parent: Span | undefined,
+  tracer: Tracer,
+  parent: Span,
 ): Promise<DispatchOutcome> {
-  let failures: Array<HandlerFailure & { index: number }> | undefined;
+  let failures: IndexedFailure[] | undefined;
   let pending: Array<Promise<void>> | undefined;
 
   for (let index = 0; index < handlers.length; index++) {
     const handler = handlers[index]!;
-    const fail = (error: unknown): void => {
-      (failures ??= []).push({ handlerName: handler.name, error, index });
-    };
-    const span = tracer?.startSpan(SPAN_NAMES.handle, {
+    const span = tracer.startSpan(SPAN_NAMES.handle, {
       kind: 'internal',
       parent,
       attributes: { 'eventsource.handler.name': handler.name, 'eventsource.event.type': event.eventType },
     });
+    const fail = (error: unknown): void => {
+      (failures ??= []).push({ handlerName: handler.name, error, index });
+      endSpan(span, error);
+    };
     try {
-      const result = span ? span.run(() => handler.invoke(event)) : handler.invoke(event);
+      const result = span.run(() => handler.invoke(event));
       if (isThenable(result)) {
-        const settled = Promise.resolve(result).then(
-          () => endSpan(span),
-          (error: unknown) => {
-            fail(error);
-            endSpan(span, error);
-          },
-        );
-        (pending ??= []).push(settled);
+        (pending ??= []).push(Promise.resolve(result).then(() => endSpan(span), fail));
       } else {
         endSpan(span);
       }
     } catch (error) {
       fail(error);
-      endSpan(span, error);
     }
   }
   if (pending) await Promise.all(pending);
-  if (!failures) return { ok: true, invoked: handlers.length };
-  failures.sort((a, b) => a.index - b.index);
-  const list: HandlerFailure[] = failures.map(({ handlerName, error }) => ({ handlerName, error }));
-  return {
-    ok: false,
-    invoked: handlers.length,
-    error: new HandlerDispatchError(event.eventType, event.eventId, list),
-  };
+  return outcomeOf(event, handlers.length, failures);
 }
 
-function endSpan(span: Span | undefined, error?: unknown): void {
-  if (!span) return;
+function endSpan(span: Span, error?: unknown): void {
   if (error !== undefined) {
     span.recordException(error);
     span.setStatus('error', error instanceof Error ? error.message : String(error));

@@ -62,7 +62,16 @@ export class EnvelopeCodec {
         `Only events declared with defineEvent() can be published; received ${describeValue(event)}.`,
       );
     }
-    const body = JSON.stringify(event);
+    let body: string;
+    try {
+      body = JSON.stringify(event);
+    } catch (error) {
+      throw new InvalidEventError(
+        `${event.eventType} ${event.eventId} cannot be encoded as JSON (${(error as Error).message}). ` +
+          'Payload fields must be JSON values: strings, numbers, booleans, null, arrays, plain objects, Dates.',
+        { cause: error },
+      );
+    }
     // UTF-8 needs at most 3 bytes per UTF-16 unit, so short bodies skip the exact count.
     if (body.length * 3 > this.maxBodyBytes && Buffer.byteLength(body) > this.maxBodyBytes) {
       throw new InvalidEventError(
@@ -119,6 +128,8 @@ export class EnvelopeCodec {
       if (!result.ok) {
         throw new EnvelopeDecodeError('payload_invalid', `${eventType} payload failed validation: ${result.message}.`);
       }
+      // The schema's output replaces the payload, so fields it strips do not survive decoding.
+      for (const key of Object.keys(payload)) Reflect.deleteProperty(record, key);
       Object.assign(record, result.value);
     }
     try {
@@ -173,7 +184,7 @@ function checkBaseFields(record: Record<string, unknown>): void {
   }
   for (const field of OPTIONAL_STRINGS) {
     const value = record[field];
-    if (value === null) delete record[field];
+    if (value === null) record[field] = undefined;
     else if (value !== undefined && typeof value !== 'string') {
       throw new EnvelopeDecodeError('invalid_field', `"${field}" must be a string when present; received ${describeValue(value)}.`);
     }

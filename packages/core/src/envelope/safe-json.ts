@@ -1,7 +1,8 @@
 import { EnvelopeDecodeError } from '../errors.js';
 
 // Cheap pre-check: only when the raw text could contain a dangerous key do we walk the parsed tree.
-const SUSPICIOUS = /"(?:__proto__|constructor)"\s*:/;
+// A key can also be spelled with escapes ("\u005f_proto__"), so any escaped ASCII char counts too.
+const SUSPICIOUS = /"(?:__proto__|constructor)"\s*:|\\u00/;
 
 /**
  * JSON.parse that refuses `__proto__` and `constructor` keys anywhere in the document. JSON.parse

@@ -1,0 +1,3 @@
+import config from '@eventsource/eslint-config';
+
+export default config;

@@ -1,0 +1,20 @@
+import { defineEvent, fields, type EventOf } from '@eventsource/core';
+
+// One declaration gives the class (for `new` and `subscribe`) and, with EventOf, the type.
+export const OrderCreated = defineEvent('OrderCreated', {
+  aggregateType: 'Order',
+  payload: fields<{ customerId: string }>(),
+});
+export type OrderCreated = EventOf<typeof OrderCreated>;
+
+export const OrderShipped = defineEvent('OrderShipped', {
+  aggregateType: 'Order',
+  payload: fields<{ carrier: string; trackingNumber: string }>(),
+});
+export type OrderShipped = EventOf<typeof OrderShipped>;
+
+export const CustomerNotified = defineEvent('CustomerNotified', {
+  aggregateType: 'Customer',
+  payload: fields<{ channel: 'email' | 'sms' }>(),
+});
+export type CustomerNotified = EventOf<typeof CustomerNotified>;

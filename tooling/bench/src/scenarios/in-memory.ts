@@ -1,0 +1,187 @@
+import { EventEmitter } from 'node:events';
+import { EnvelopeCodec, InMemoryEventBus, silentLogger, type Envelope } from '@eventsource/core';
+import Emittery from 'emittery';
+import { comparisonTable, resultsTable } from '../harness/compare.js';
+import { measureLatency, measureThroughput, type Subject } from '../harness/measure.js';
+import type { Measurement, Scenario, ScenarioContext, ScenarioResult } from '../harness/scenario.js';
+import { OrderCreated, benchRegistry, makeOrder, makeOrders, type OrderCreated as Order } from '../fixtures/order-events.js';
+
+const OURS = 'eventsource';
+const NODE_EVENTS = 'node:events';
+const EMITTERY = 'emittery';
+const BASELINES = [NODE_EVENTS, EMITTERY] as const;
+
+const HANDLER_COUNTS = [1, 10] as const;
+const BATCH_SIZE = 100;
+const RING = 1024; // power of two: the ring index wraps with a mask
+
+/**
+ * Three buses with the same handlers: each handler does one trivial async step and counts, so
+ * the numbers are the bus's cost, not the handler's.
+ */
+function makeSubjects(handlerCount: number) {
+  const counters = { [OURS]: 0, [NODE_EVENTS]: 0, [EMITTERY]: 0 };
+  const handler = (name: keyof typeof counters) => async (_event: Order): Promise<void> => {
+    await Promise.resolve();
+    counters[name]++;
+  };
+
+  const bus = new InMemoryEventBus({ logger: silentLogger });
+  const emitter = new EventEmitter();
+  emitter.setMaxListeners(handlerCount + 1);
+  const emittery = new Emittery<{ OrderCreated: Order }>();
+  for (let i = 0; i < handlerCount; i++) {
+    bus.subscribe(OrderCreated, handler(OURS), { name: `handler${i}` });
+    emitter.on('OrderCreated', handler(NODE_EVENTS));
+    emittery.on('OrderCreated', handler(EMITTERY));
+  }
+
+  // The fair node:events equivalent of an awaited publish: run every listener, wait for all.
+  const emitAwaited = (event: Order): Promise<unknown> =>
+    Promise.all(emitter.listeners('OrderCreated').map((listener) => (listener as (e: Order) => Promise<void>)(event)));
+
+  const singles = makeOrders(RING).map((event) => [event] as const);
+  const batches = Array.from({ length: 16 }, () => makeOrders(BATCH_SIZE));
+  let s = 0;
+  let b = 0;
+  const nextSingle = () => singles[(s = (s + 1) & (RING - 1))]!;
+  const nextBatch = () => batches[(b = (b + 1) & 15)]!;
+
+  const single: Subject[] = [
+    { name: OURS, kind: 'async', op: () => bus.publish(nextSingle()) },
+    { name: NODE_EVENTS, kind: 'async', op: () => emitAwaited(nextSingle()[0]) },
+    { name: EMITTERY, kind: 'async', op: () => emittery.emit('OrderCreated', nextSingle()[0]) },
+  ];
+  // Every bus handles a batch's events one after another, each event's handlers all done
+  // before the next starts: the in-memory bus's ordering guarantee.
+  const batch: Subject[] = [
+    { name: OURS, kind: 'async', unitsPerCall: BATCH_SIZE, op: () => bus.publish(nextBatch()) },
+    {
+      name: NODE_EVENTS,
+      kind: 'async',
+      unitsPerCall: BATCH_SIZE,
+      op: async () => {
+        for (const event of nextBatch()) await emitAwaited(event);
+      },
+    },
+    {
+      name: EMITTERY,
+      kind: 'async',
+      unitsPerCall: BATCH_SIZE,
+      op: async () => {
+        for (const event of nextBatch()) await emittery.emit('OrderCreated', event);
+      },
+    },
+  ];
+
+  /** Fails loudly if a subject is not really delivering, which would make its numbers meaningless. */
+  async function checkDelivery(): Promise<void> {
+    for (const subject of [...single, ...batch]) {
+      const before = counters[subject.name as keyof typeof counters];
+      await subject.op();
+      const delivered = counters[subject.name as keyof typeof counters] - before;
+      const expected = handlerCount * (subject.unitsPerCall ?? 1);
+      if (delivered !== expected) {
+        throw new Error(`${subject.name} delivered ${delivered} handler calls, expected ${expected}`);
+      }
+    }
+  }
+
+  return { single, batch, checkDelivery, close: () => bus.shutdown(1000) };
+}
+
+async function measureBuses(ctx: ScenarioContext): Promise<Measurement[]> {
+  const rows: Measurement[] = [];
+  for (const handlers of HANDLER_COUNTS) {
+    const subjects = makeSubjects(handlers);
+    await subjects.checkDelivery();
+    const label = `${handlers} handler${handlers === 1 ? '' : 's'}`;
+
+    const throughput = await measureThroughput(ctx, `publish 1 event/call · ${label}`, subjects.single);
+    const latency = await measureLatency(ctx, `publish 1 event/call · ${label}`, subjects.single);
+    for (const subject of subjects.single) {
+      const t = throughput.get(subject.name)!;
+      const l = latency.get(subject.name)!;
+      rows.push({
+        case: 'publish 1 event/call',
+        subject: subject.name,
+        handlers,
+        unit: 'events',
+        opsPerSec: t.opsPerSec,
+        opsPerSecRuns: t.runs,
+        p50Us: l.p50Us,
+        p99Us: l.p99Us,
+        latencyRuns: l.runs,
+      });
+    }
+
+    const batched = await measureThroughput(ctx, `publish ${BATCH_SIZE} events/call · ${label}`, subjects.batch);
+    for (const subject of subjects.batch) {
+      const t = batched.get(subject.name)!;
+      rows.push({
+        case: `publish ${BATCH_SIZE} events/call`,
+        subject: subject.name,
+        handlers,
+        unit: 'events',
+        opsPerSec: t.opsPerSec,
+        opsPerSecRuns: t.runs,
+      });
+    }
+    await subjects.close();
+  }
+  return rows;
+}
+
+/** Costs every transport pays per event before any broker is involved. */
+async function measureEventBaselines(ctx: ScenarioContext): Promise<Measurement[]> {
+  const codec = new EnvelopeCodec({ registry: benchRegistry });
+  const events = makeOrders(RING);
+  const envelopes: Envelope[] = events.map((e) => codec.encode(e));
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  const subjects: Array<Subject & { unit: string }> = [
+    { name: 'new OrderCreated(…)', unit: 'events', kind: 'sync', op: makeOrder },
+    { name: 'EnvelopeCodec.encode', unit: 'encodes', kind: 'sync', op: () => codec.encode(events[(i = (i + 1) & (RING - 1))]!) },
+    {
+      name: 'EnvelopeCodec.decode',
+      unit: 'decodes',
+      kind: 'async',
+      op: () => codec.decode(envelopes[(j = (j + 1) & (RING - 1))]!),
+    },
+    {
+      name: 'encode+decode round trip',
+      unit: 'round trips',
+      kind: 'async',
+      op: () => codec.decode(codec.encode(events[(k = (k + 1) & (RING - 1))]!)),
+    },
+  ];
+  const rows: Measurement[] = [];
+  for (const subject of subjects) {
+    const result = (await measureThroughput(ctx, subject.name, [subject])).get(subject.name)!;
+    rows.push({ case: subject.name, subject: OURS, unit: subject.unit, opsPerSec: result.opsPerSec, opsPerSecRuns: result.runs });
+  }
+  return rows;
+}
+
+export const inMemoryScenario: Scenario = {
+  name: 'in-memory',
+  description: 'InMemoryEventBus publish→handle against node:events (+Promise.all) and emittery; event and codec baselines.',
+  async run(ctx): Promise<ScenarioResult> {
+    const buses = await measureBuses(ctx);
+    const baselines = await measureEventBaselines(ctx);
+    return {
+      measurements: [...buses, ...baselines],
+      tables: [
+        resultsTable('in-memory: publish → all handlers done', buses),
+        comparisonTable('in-memory: eventsource compared with the baselines', buses, OURS, BASELINES),
+        resultsTable('events and envelope codec (baselines for the broker scenarios)', baselines),
+      ],
+      notes: [
+        'Handlers: `await Promise.resolve(); counter++` — the bus cost, not the handler, dominates.',
+        'node:events is awaited as `Promise.all(emitter.listeners(type).map(l => l(event)))`; emittery as `await emitter.emit(type, event)`.',
+        `Batched: one call publishes ${BATCH_SIZE} events, each event's handlers finish before the next (all three subjects).`,
+      ],
+    };
+  },
+};

@@ -1,0 +1,8 @@
+import type { Scenario } from '../harness/scenario.js';
+import { inMemoryScenario } from './in-memory.js';
+
+/**
+ * Every scenario, in the order `pnpm bench` runs them. Adding one: write
+ * `src/scenarios/<name>.ts` exporting a `Scenario`, and add it to this list.
+ */
+export const scenarios: readonly Scenario[] = [inMemoryScenario];
