@@ -72,7 +72,8 @@ export class MessageProcessor {
   async process(incoming: IncomingEnvelope): Promise<ProcessOutcome> {
     const { codec, subscriptions, tracer, retryPolicy } = this.#options;
     const peeked = codec.peekEventType(incoming);
-    // Cheap exit for other services' types: no parse, no validation.
+    // Cheap exit for other services' types: no parse, no validation. The body of such a message
+    // is not ours to judge, so it is acked even if it would not decode.
     if (peeked !== undefined && !subscriptions.hasHandlersFor(peeked)) {
       return { kind: 'skip', reason: 'no_subscribers', eventType: peeked };
     }

@@ -1,0 +1,165 @@
+import { describe, expect, it } from 'vitest';
+import {
+  AggregateNotFoundError,
+  BusClosedError,
+  ConcurrencyError,
+  ConfigError,
+  DlqMessageNotFoundError,
+  DuplicateEventTypeError,
+  EnvelopeDecodeError,
+  EventSourceError,
+  HandlerDispatchError,
+  InvalidEventError,
+  InvalidHandlerError,
+  NotConnectedError,
+  PublishError,
+  TransportError,
+  UnknownEventTypeError,
+  isEventSourceError,
+  type ErrorCode,
+} from '../src/index.js';
+import { errorMessage, errorName } from '../src/transport.js';
+
+const cause = new Error('root cause');
+
+// Each error, its stable code, and a phrase of its message that tells the reader what to do.
+const cases: Array<[string, () => Error & { code: ErrorCode }, ErrorCode, string]> = [
+  ['DuplicateEventTypeError', () => new DuplicateEventTypeError('T', 'A (defined at a.ts:1)', 'B (defined at b.ts:2)'), 'ES_DUPLICATE_EVENT_TYPE', 'Give one of them a different event type'],
+  ['UnknownEventTypeError', () => new UnknownEventTypeError('T', ['A', 'B']), 'ES_UNKNOWN_EVENT_TYPE', 'Import the module that defines it'],
+  ['InvalidEventError', () => new InvalidEventError('bad event'), 'ES_INVALID_EVENT', 'bad event'],
+  ['EnvelopeDecodeError', () => new EnvelopeDecodeError('too_large', 'too big'), 'ES_ENVELOPE_INVALID', 'too big [reason: too_large]'],
+  ['InvalidHandlerError', () => new InvalidHandlerError(42), 'ES_INVALID_HANDLER', 'Pass `event => ...`'],
+  ['HandlerDispatchError', () => new HandlerDispatchError('T', 'e-1', [{ handlerName: 'h', error: cause }]), 'ES_HANDLER_DISPATCH', '1 handler(s) failed for T e-1: h: root cause'],
+  ['ConfigError', () => new ConfigError('batchSize', 'must be positive.'), 'ES_INVALID_CONFIG', 'Invalid option "batchSize": must be positive.'],
+  ['BusClosedError', () => new BusClosedError('publish'), 'ES_BUS_CLOSED', 'Create a new bus, or publish before calling shutdown()'],
+  ['NotConnectedError', () => new NotConnectedError('publish'), 'ES_NOT_CONNECTED', 'Call `await bus.connect()` first'],
+  ['ConcurrencyError', () => new ConcurrencyError('a-1', 2, 3), 'ES_CONCURRENCY', 'expected version 2, found 3. Reload the aggregate'],
+  ['AggregateNotFoundError', () => new AggregateNotFoundError('Order', 'o-1'), 'ES_AGGREGATE_NOT_FOUND', 'Use repository.createNew(id)'],
+  ['PublishError', () => new PublishError('could not publish'), 'ES_PUBLISH_FAILED', 'could not publish'],
+  ['DlqMessageNotFoundError', () => new DlqMessageNotFoundError('m-1'), 'ES_DLQ_MESSAGE_NOT_FOUND', 'List them with getDlqMessages()'],
+  ['TransportError', () => new TransportError('socket closed'), 'ES_TRANSPORT', 'socket closed'],
+];
+
+describe('errors', () => {
+  it.each(cases)('%s has its stable code, its own name and a helpful message', (name, make, code, phrase) => {
+    const error = make();
+    expect(error.code).toBe(code);
+    expect(error.name).toBe(name);
+    expect(error.message).toContain(phrase);
+    expect(error).toBeInstanceOf(Error);
+    expect(error).toBeInstanceOf(EventSourceError);
+    expect(isEventSourceError(error)).toBe(true);
+  });
+
+  it('uses a distinct code for every error', () => {
+    const codes = cases.map(([, make]) => make().code);
+    expect(new Set(codes).size).toBe(codes.length);
+  });
+
+  it('keeps instanceof precise between subclasses', () => {
+    const classes = [
+      DuplicateEventTypeError,
+      UnknownEventTypeError,
+      InvalidEventError,
+      EnvelopeDecodeError,
+      HandlerDispatchError,
+      ConfigError,
+      BusClosedError,
+      NotConnectedError,
+      ConcurrencyError,
+      AggregateNotFoundError,
+      PublishError,
+      DlqMessageNotFoundError,
+      TransportError,
+      InvalidHandlerError,
+    ];
+    for (const [name, make] of cases) {
+      const error = make();
+      for (const cls of classes) {
+        expect(error instanceof cls, `${name} instanceof ${cls.name}`).toBe(cls.name === name);
+      }
+    }
+  });
+
+  it('makes InvalidHandlerError both a TypeError and an EventSourceError', () => {
+    const error = new InvalidHandlerError(null);
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error).toBeInstanceOf(EventSourceError);
+    expect(error).toBeInstanceOf(InvalidHandlerError);
+    expect(isEventSourceError(error)).toBe(true);
+    expect(new ConfigError('x', 'y')).not.toBeInstanceOf(TypeError);
+  });
+
+  it('does not claim foreign errors or non-objects', () => {
+    expect(new Error('plain')).not.toBeInstanceOf(EventSourceError);
+    expect(new TypeError('plain')).not.toBeInstanceOf(EventSourceError);
+    expect(isEventSourceError({ code: 'ES_TRANSPORT', message: 'look-alike' })).toBe(false);
+    expect(isEventSourceError(null)).toBe(false);
+    expect(isEventSourceError('ES_TRANSPORT')).toBe(false);
+  });
+
+  it('recognises errors from another copy of the package by their brand', () => {
+    const fromOtherCopy = new Error('x');
+    Object.defineProperty(fromOtherCopy, Symbol.for('@eventsource/error'), { value: true });
+    expect(fromOtherCopy).toBeInstanceOf(EventSourceError);
+  });
+
+  it('lets user subclasses keep precise instanceof', () => {
+    class OrderConcurrencyError extends ConcurrencyError {}
+    const error = new OrderConcurrencyError('o', 1, 2);
+    expect(error).toBeInstanceOf(OrderConcurrencyError);
+    expect(error).toBeInstanceOf(ConcurrencyError);
+    expect(error).toBeInstanceOf(EventSourceError);
+    expect(error.name).toBe('OrderConcurrencyError');
+    expect(new ConcurrencyError('o', 1, 2)).not.toBeInstanceOf(OrderConcurrencyError);
+  });
+
+  it('keeps the cause when given one, and sets none otherwise', () => {
+    expect(new PublishError('p', { cause }).cause).toBe(cause);
+    expect(new TransportError('t', { cause }).cause).toBe(cause);
+    expect(new InvalidEventError('i', { cause }).cause).toBe(cause);
+    expect(new EnvelopeDecodeError('malformed_json', 'm', { cause }).cause).toBe(cause);
+    expect('cause' in new PublishError('p')).toBe(false);
+  });
+
+  it('carries the details a caller needs', () => {
+    expect(new UnknownEventTypeError('T', [])).toMatchObject({ eventType: 'T', knownTypes: [] });
+    expect(new UnknownEventTypeError('T', []).message).toContain('Known types: none.');
+    expect(new DuplicateEventTypeError('T', 'A', 'B')).toMatchObject({ eventType: 'T', existing: 'A', incoming: 'B' });
+    expect(new EnvelopeDecodeError('forbidden_key', 'x').reason).toBe('forbidden_key');
+    expect(new ConfigError('opt', 'm').option).toBe('opt');
+    expect(new DlqMessageNotFoundError('m-1').messageId).toBe('m-1');
+  });
+
+  it('HandlerDispatchError reports the type of its first failure', () => {
+    expect(new HandlerDispatchError('T', 'e', [{ handlerName: 'h', error: new RangeError('r') }]).errorType).toBe('RangeError');
+    expect(new HandlerDispatchError('T', 'e', [{ handlerName: 'h', error: 'text' }]).errorType).toBe('string');
+    expect(new HandlerDispatchError('T', 'e', []).errorType).toBe('undefined');
+  });
+});
+
+describe('errorMessage', () => {
+  it('reads messages from anything that can be thrown', () => {
+    expect(errorMessage(new Error('m'))).toBe('m');
+    expect(errorMessage('text')).toBe('text');
+    expect(errorMessage({ code: 1 })).toBe('{"code":1}');
+    expect(errorMessage(42)).toBe('42');
+    expect(errorMessage(undefined)).toBe('undefined');
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    expect(errorMessage(circular)).toBe('[object Object]');
+  });
+});
+
+describe('errorName', () => {
+  it('names anything that can be thrown', () => {
+    expect(errorName(new TypeError('t'))).toBe('TypeError');
+    expect(errorName(new ConcurrencyError('a', 1, 2))).toBe('ConcurrencyError');
+    const nameless = new Error('x');
+    nameless.name = '';
+    expect(errorName(nameless)).toBe('Error');
+    expect(errorName(null)).toBe('null');
+    expect(errorName('s')).toBe('string');
+    expect(errorName(undefined)).toBe('undefined');
+  });
+});
