@@ -87,19 +87,19 @@ export async function runQuickstart(print: (line: string) => void): Promise<Quic
 
   section('5. Repository: save appends, then publishes in order');
   const repositoryPublished: string[] = [];
-  bus.subscribe(OrderShipped, (e) => {
-    repositoryPublished.push(`${e.eventType}@${e.aggregateVersion}`);
-  });
-  bus.subscribe(OrderCreated, (e) => {
-    repositoryPublished.push(`${e.eventType}@${e.aggregateVersion}`);
-  });
+  const savedOrderId = randomUUID();
+  const recordSaved = (e: DomainEvent): void => {
+    if (e.aggregateId === savedOrderId) repositoryPublished.push(`${e.eventType}@${e.aggregateVersion}`);
+  };
+  bus.subscribe(OrderCreated, recordSaved);
+  bus.subscribe(OrderShipped, recordSaved);
   const repo = new AggregateRepository({
     eventStore: new InMemoryEventStore(),
     aggregateFactory: OrderAggregate,
     aggregateType: 'Order',
     eventPublisher: bus, // events auto-published on save
   });
-  const order = repo.createNew(randomUUID());
+  const order = repo.createNew(savedOrderId);
   order.create(randomUUID());
   order.ship('UPS', '1Z999');
   await repo.save(order);

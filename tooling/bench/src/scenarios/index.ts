@@ -1,8 +1,9 @@
 import type { Scenario } from '../harness/scenario.js';
 import { inMemoryScenario } from './in-memory.js';
+import { redisScenario } from './redis.js';
 
 /**
  * Every scenario, in the order `pnpm bench` runs them. Adding one: write
  * `src/scenarios/<name>.ts` exporting a `Scenario`, and add it to this list.
  */
-export const scenarios: readonly Scenario[] = [inMemoryScenario];
+export const scenarios: readonly Scenario[] = [inMemoryScenario, redisScenario];

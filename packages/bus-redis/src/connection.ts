@@ -1,0 +1,201 @@
+import { TransportError, type BusHealth, type Logger } from '@eventsource/core';
+import { errorMessage } from '@eventsource/core/transport';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { isCluster, maskUrl, type RedisEventBusOptions, type ResolvedConfig } from './config.js';
+
+export type Client = Redis | Cluster;
+
+type Role = 'commands' | 'reader';
+
+/**
+ * The bus's two connections and their health. Commands (publish, settle, admin) and blocking
+ * reads never share a socket: an XREADGROUP blocked for `blockMs` would otherwise hold every
+ * publish behind it. Both reconnect by themselves with capped exponential backoff.
+ */
+export class Connections {
+  readonly commands: Client;
+  #reader: Client | undefined;
+  readonly #ownsCommands: boolean;
+  readonly #config: ResolvedConfig;
+  readonly #logger: Logger;
+  readonly #where: string;
+  readonly #down = new Map<Role, string>();
+  #since: string | undefined;
+  #lastError: string | undefined;
+  #reconnections = 0;
+  #readerEpoch = 0;
+  #closing = false;
+
+  constructor(options: RedisEventBusOptions, config: ResolvedConfig, logger: Logger) {
+    this.#config = config;
+    this.#logger = logger;
+    const retryStrategy = (times: number): number => {
+      const exp = Math.min(config.reconnectMaxDelayMs, config.reconnectBaseDelayMs * 2 ** Math.min(times - 1, 30));
+      return Math.round(exp * (0.8 + Math.random() * 0.4));
+    };
+    if (options.client) {
+      this.commands = options.client;
+      this.#ownsCommands = false;
+      this.#where = 'the client passed in options.client';
+    } else if (options.cluster) {
+      this.commands = new Cluster([...options.cluster.nodes], {
+        clusterRetryStrategy: retryStrategy,
+        lazyConnect: true,
+        ...options.cluster.options,
+        redisOptions: { connectionName: `eventsource:${config.consumerName}`, ...options.cluster.options?.redisOptions },
+      });
+      this.#ownsCommands = true;
+      this.#where = 'the Redis cluster';
+    } else {
+      const redisOptions: RedisOptions = {
+        retryStrategy,
+        lazyConnect: true,
+        connectionName: `eventsource:${config.consumerName}`,
+        ...options.redisOptions,
+      };
+      this.commands = new Redis(config.redisUrl, redisOptions);
+      this.#ownsCommands = true;
+      this.#where = maskUrl(config.redisUrl);
+    }
+    this.#watch(this.commands, 'commands');
+  }
+
+  /** Where we connect to, password masked; safe for logs. */
+  get where(): string {
+    return this.#where;
+  }
+
+  get reconnections(): number {
+    return this.#reconnections;
+  }
+
+  /** Changes whenever the reader (re)connects, i.e. whenever its server-side client id changes. */
+  get readerEpoch(): number {
+    return this.#readerEpoch;
+  }
+
+  get isCluster(): boolean {
+    return isCluster(this.commands);
+  }
+
+  async connect(): Promise<void> {
+    await this.#open(this.commands);
+  }
+
+  /** The blocking-read connection, created on first use. Never times out a request: a read waits out an outage. */
+  async reader(): Promise<Client> {
+    if (!this.#reader) {
+      const override = { maxRetriesPerRequest: null, lazyConnect: true, connectionName: `eventsource:${this.#config.consumerName}:reader` };
+      this.#reader = isCluster(this.commands)
+        ? this.commands.duplicate(undefined, { redisOptions: { ...this.commands.options.redisOptions, ...override } })
+        : this.commands.duplicate(override);
+      this.#watch(this.#reader, 'reader');
+    }
+    await this.#open(this.#reader);
+    return this.#reader;
+  }
+
+  /** Drops the reader's socket (interrupting a blocked read); it is reopened on next use. */
+  dropReader(): void {
+    const reader = this.#reader;
+    this.#reader = undefined;
+    this.#down.delete('reader');
+    if (reader) {
+      reader.removeAllListeners();
+      reader.on('error', () => {});
+      reader.disconnect();
+    }
+  }
+
+  health(consumeRequested: boolean, consuming: boolean): BusHealth {
+    const commandsUp = this.commands.status === 'ready';
+    const readerUp = !consumeRequested || this.#reader?.status === 'ready';
+    const connected = commandsUp && readerUp;
+    const healthy = connected && (!consumeRequested || consuming);
+    if (healthy) return { healthy, connected, consuming };
+    return {
+      healthy,
+      connected,
+      consuming,
+      lastError: this.#lastError ?? (consumeRequested && !consuming ? 'consumer loop is not running' : `not connected to ${this.#where}`),
+      since: this.#since ?? new Date().toISOString(),
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    this.dropReader();
+    if (this.#ownsCommands) {
+      try {
+        await this.commands.quit();
+      } catch {
+        this.commands.disconnect();
+      }
+    }
+  }
+
+  async #open(client: Client): Promise<void> {
+    if (client.status === 'ready') return;
+    if (client.status === 'wait' || client.status === 'end' || client.status === 'close') {
+      try {
+        await client.connect();
+      } catch (error) {
+        if ((client.status as string) === 'ready') return;
+        throw new TransportError(`Could not connect to ${this.#where}: ${redact(errorMessage(error))}`, { cause: error });
+      }
+      return;
+    }
+    // connecting / reconnecting: ioredis gets there by itself.
+    await new Promise<void>((resolve, reject) => {
+      const onReady = (): void => {
+        client.off('end', onEnd);
+        resolve();
+      };
+      const onEnd = (): void => {
+        client.off('ready', onReady);
+        reject(new TransportError(`Connection to ${this.#where} was closed before it became ready.`));
+      };
+      client.once('ready', onReady);
+      client.once('end', onEnd);
+    });
+  }
+
+  #watch(client: Client, role: Role): void {
+    let readyBefore = client.status === 'ready';
+    client.on('ready', () => {
+      if (role === 'reader') this.#readerEpoch++;
+      if (readyBefore) {
+        this.#reconnections++;
+        this.#logger.info('Reconnected to Redis', { where: this.#where, connection: role });
+      }
+      readyBefore = true;
+      this.#down.delete(role);
+      if (this.#down.size === 0) {
+        this.#since = undefined;
+        this.#lastError = undefined;
+      }
+    });
+    const lost = (): void => {
+      if (this.#closing || this.#down.has(role)) return;
+      this.#down.set(role, new Date().toISOString());
+      this.#since ??= new Date().toISOString();
+      this.#lastError ??= `connection to ${this.#where} lost`;
+      this.#logger.warn('Lost connection to Redis; reconnecting with backoff', {
+        where: this.#where,
+        connection: role,
+        error: this.#lastError,
+      });
+    };
+    client.on('close', lost);
+    client.on('reconnecting', lost);
+    client.on('error', (error: Error) => {
+      this.#lastError = redact(error.message);
+      if (!this.#closing && client.status !== 'ready') lost();
+    });
+  }
+}
+
+/** Removes anything that looks like credentials in a URL inside a message. */
+export function redact(message: string): string {
+  return message.replace(/(rediss?:\/\/[^:@/\s]*:)[^@\s]*@/g, '$1***@');
+}

@@ -1,0 +1,95 @@
+import { ConfigError } from '@eventsource/core';
+import { describe, expect, it } from 'vitest';
+import { DEFAULTS, redisKeys } from '../src/index.js';
+import { maskUrl, resolveConfig } from '../src/config.js';
+
+describe('resolveConfig', () => {
+  it('keeps the seed guide names and defaults', () => {
+    const config = resolveConfig({});
+    expect(config).toMatchObject({
+      redisUrl: 'redis://localhost:6379',
+      streamPrefix: 'events',
+      consumerGroup: 'default',
+      batchSize: 100,
+      blockMs: 5000,
+      maxRetries: 3,
+      enableDlq: true,
+      reclaimIdleMs: 60_000,
+      maxDeliveries: 4,
+      maxLen: 1_000_000,
+      maxAgeMs: 0,
+      maxInFlight: 10,
+      startFrom: 'earliest',
+    });
+    expect(config.retryPolicy).toMatchObject({ baseDelay: 1000, maxDelay: 60_000, jitter: 0.1, maxRetries: 3 });
+    expect(config.keys).toEqual({
+      stream: 'events:stream',
+      dlq: 'events:stream_dlq:default',
+      retrySchedule: 'events:retry:default',
+      retryData: 'events:retry:default:data',
+    });
+    expect(DEFAULTS.batchSize).toBe(100);
+  });
+
+  it('names the consumer after the host with a random suffix', () => {
+    const a = resolveConfig({}).consumerName;
+    const b = resolveConfig({}).consumerName;
+    expect(a).toMatch(/^.+-[\da-f]{8}$/);
+    expect(a).not.toBe(b);
+  });
+
+  it('keeps in-flight entries alive well within the reclaim idle time', () => {
+    const config = resolveConfig({ reclaimIdleMs: 2000 });
+    expect(config.keepAliveIntervalMs).toBeLessThanOrEqual(500);
+    expect(config.reclaimIntervalMs).toBe(1000);
+  });
+
+  it('trims by age when asked, and refuses both kinds at once', () => {
+    expect(resolveConfig({ maxAgeMs: 60_000 })).toMatchObject({ maxAgeMs: 60_000, maxLen: 0 });
+    expect(() => resolveConfig({ maxAgeMs: 60_000, maxLen: 10 })).toThrow(/not both/);
+  });
+
+  it.each([
+    [{ redisUrl: 'http://localhost:6379' }, 'redisUrl'],
+    [{ redisUrl: 'not a url' }, 'redisUrl'],
+    [{ batchSize: 0 }, 'batchSize'],
+    [{ blockMs: -1 }, 'blockMs'],
+    [{ maxRetries: 1.5 }, 'maxRetries'],
+    [{ maxInFlight: 0 }, 'maxInFlight'],
+    [{ consumerGroup: '' }, 'consumerGroup'],
+    [{ streamPrefix: 'has space' }, 'streamPrefix'],
+    [{ reclaimIdleMs: 10 }, 'reclaimIdleMs'],
+    [{ retryJitter: 2 }, 'jitter'],
+    [{ retryBaseDelayMs: 5000, retryMaxDelayMs: 1000 }, 'maxDelay'],
+    [{ startFrom: 'middle' as 'earliest' }, 'startFrom'],
+    [{ enableDlq: 'yes' as unknown as boolean }, 'enableDlq'],
+    [{ reconnectBaseDelayMs: 500, reconnectMaxDelayMs: 100 }, 'reconnectMaxDelayMs'],
+  ])('rejects %o with a ConfigError naming %s', (options, option) => {
+    let error: unknown;
+    try {
+      resolveConfig(options);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).option).toBe(option);
+  });
+
+  it('puts every key of a prefix in one cluster hash slot', () => {
+    expect(redisKeys('orders', 'billing', true)).toEqual({
+      stream: '{orders}:stream',
+      dlq: '{orders}:stream_dlq:billing',
+      retrySchedule: '{orders}:retry:billing',
+      retryData: '{orders}:retry:billing:data',
+    });
+    expect(redisKeys('{orders}.v2', 'billing', true).stream).toBe('{orders}.v2:stream');
+  });
+});
+
+describe('maskUrl', () => {
+  it('hides the password and keeps the rest', () => {
+    expect(maskUrl('redis://user:secret@cache.internal:6380/2')).toBe('redis://user:***@cache.internal:6380/2');
+    expect(maskUrl('rediss://:secret@cache.internal:6380')).not.toContain('secret');
+    expect(maskUrl('redis://localhost:6379')).toBe('redis://localhost:6379');
+  });
+});

@@ -1,0 +1,89 @@
+import { randomBytes } from 'node:crypto';
+import { EventRegistry, defineEvent, fields, silentLogger } from '@eventsource/core';
+import { requireBroker } from '@eventsource/test-brokers';
+import { Redis } from 'ioredis';
+import { RedisEventBus, type RedisEventBusOptions } from '../../src/index.js';
+
+/** The shared Redis: REDIS_URL, else the local default. Under CI=true a missing Redis fails the run. */
+export const broker = await requireBroker('redis', {
+  env: { ...process.env, REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
+});
+export const REDIS_URL = broker?.url ?? 'redis://127.0.0.1:6379';
+
+export const registry = new EventRegistry();
+
+export const OrderPlaced = defineEvent('RedisTestOrderPlaced', {
+  aggregateType: 'Order',
+  payload: fields<{ n: number; note?: string }>(),
+  registry,
+});
+export type OrderPlaced = InstanceType<typeof OrderPlaced>;
+
+export const OtherTeamEvent = defineEvent('RedisTestOtherTeamEvent', {
+  aggregateType: 'Other',
+  payload: fields<{ n: number }>(),
+  registry,
+});
+
+export function order(n: number, note?: string): OrderPlaced {
+  return new OrderPlaced({ aggregateId: `order-${n}`, aggregateVersion: 1, n, ...(note === undefined ? {} : { note }) });
+}
+
+export function uniquePrefix(label: string): string {
+  return `estest:${label}:${randomBytes(4).toString('hex')}`;
+}
+
+/** Fast timings so tests about retries and reclaim finish in seconds. */
+export function busOptions(prefix: string, extra: RedisEventBusOptions = {}): RedisEventBusOptions {
+  return {
+    redisUrl: REDIS_URL,
+    streamPrefix: prefix,
+    consumerGroup: 'g1',
+    registry,
+    logger: process.env.BUS_DEBUG ? consoleDebugLogger : silentLogger,
+    blockMs: 200,
+    retryBaseDelayMs: 50,
+    retryMaxDelayMs: 200,
+    retryPollMs: 50,
+    ...extra,
+  };
+}
+
+export async function newBus(prefix: string, extra: RedisEventBusOptions = {}): Promise<RedisEventBus> {
+  const bus = new RedisEventBus(busOptions(prefix, extra));
+  await bus.connect();
+  return bus;
+}
+
+/** Deletes every key under the prefix. */
+export async function deleteKeys(prefix: string, url = REDIS_URL): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Polls `check` every 20 ms until it returns true; throws with `what` after `timeoutMs`. */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const consoleDebugLogger = {
+  debug: (m: string, f?: object) => console.log('[debug]', m, f ?? ''),
+  info: (m: string, f?: object) => console.log('[info]', m, f ?? ''),
+  warn: (m: string, f?: object) => console.log('[warn]', m, f ?? ''),
+  error: (m: string, f?: object) => console.log('[error]', m, f ?? ''),
+};
