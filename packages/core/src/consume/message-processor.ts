@@ -78,14 +78,15 @@ export class MessageProcessor {
       return { kind: 'skip', reason: 'no_subscribers', eventType: peeked };
     }
 
-    const history = readFailureHistory(incoming.headers);
     let event: DomainEvent;
     try {
-      event = await codec.decode(incoming);
+      const decoded = codec.decodeNow(incoming);
+      event = decoded instanceof Promise ? await decoded : decoded;
     } catch (error) {
       if (error instanceof EnvelopeDecodeError && error.reason === 'unknown_event_type') {
         return { kind: 'skip', reason: 'unknown_event_type', eventType: peeked };
       }
+      const history = readFailureHistory(incoming.headers);
       const at = this.#now().toISOString();
       return {
         kind: 'dead-letter',
@@ -111,6 +112,7 @@ export class MessageProcessor {
     });
     if (outcome.ok) return { kind: 'ack', event, invoked: outcome.invoked };
 
+    const history = readFailureHistory(incoming.headers);
     const failed = history.attempt + 1;
     const decision = retryPolicy.decide(failed);
     const now = this.#now();

@@ -1,12 +1,6 @@
 import { EnvelopeDecodeError, InvalidEventError, UnknownEventTypeError, ConfigError } from '../errors.js';
-import {
-  type AnyEventClass,
-  type DomainEvent,
-  BASE_FIELDS,
-  constructEvent,
-  isDomainEvent,
-  validatePayload,
-} from '../events/domain-event.js';
+import { type AnyEventClass, type DomainEvent, BASE_FIELDS, constructEvent, isDomainEvent } from '../events/domain-event.js';
+import { formatIssues, type StandardSchemaV1 } from '../events/standard-schema.js';
 import { defaultRegistry, type EventRegistry } from '../events/registry.js';
 import { HEADER, JSON_CONTENT_TYPE, type EnvelopeHeaders } from './headers.js';
 import { parseJsonSafely } from './safe-json.js';
@@ -98,6 +92,14 @@ export class EnvelopeCodec {
 
   /** Decodes or throws {@link EnvelopeDecodeError} with a stable `reason`. */
   async decode(incoming: IncomingEnvelope): Promise<DomainEvent> {
+    return this.decodeNow(incoming);
+  }
+
+  /**
+   * Like {@link decode}, but returns the event itself unless an async payload schema must be
+   * awaited, and throws synchronously. Transports use it to save a promise per message.
+   */
+  decodeNow(incoming: IncomingEnvelope): DomainEvent | Promise<DomainEvent> {
     const record = this.parseBody(incoming.body);
     const eventType = record.eventType;
     if (typeof eventType !== 'string' || eventType.length === 0) {
@@ -110,36 +112,20 @@ export class EnvelopeCodec {
         `Header event-type "${headerType}" does not match body eventType "${eventType}".`,
       );
     }
-    let cls: AnyEventClass;
-    try {
-      cls = this.registry.get(eventType);
-    } catch (error) {
-      if (error instanceof UnknownEventTypeError) {
-        throw new EnvelopeDecodeError('unknown_event_type', error.message, { cause: error });
-      }
-      throw error;
+    const cls = this.registry.tryGet(eventType);
+    if (!cls) {
+      const error = new UnknownEventTypeError(eventType, this.registry.names());
+      throw new EnvelopeDecodeError('unknown_event_type', error.message, { cause: error });
     }
     checkBaseFields(record);
 
-    if (this.validatePayloads && cls.payloadSchema) {
-      const payload: Record<string, unknown> = {};
-      for (const key of Object.keys(record)) if (!BASE_KEYS.has(key)) payload[key] = record[key];
-      const result = await validatePayload(cls, payload);
-      if (!result.ok) {
-        throw new EnvelopeDecodeError('payload_invalid', `${eventType} payload failed validation: ${result.message}.`);
-      }
-      // The schema's output replaces the payload, so fields it strips do not survive decoding.
-      for (const key of Object.keys(payload)) Reflect.deleteProperty(record, key);
-      Object.assign(record, result.value);
-    }
-    try {
-      return constructEvent(cls, record);
-    } catch (error) {
-      if (error instanceof InvalidEventError) {
-        throw new EnvelopeDecodeError('invalid_field', error.message, { cause: error });
-      }
-      throw error;
-    }
+    const schema = this.validatePayloads ? cls.payloadSchema : undefined;
+    if (!schema) return build(cls, record);
+    const payload: Record<string, unknown> = {};
+    for (const key of Object.keys(record)) if (!BASE_KEYS.has(key)) payload[key] = record[key];
+    const result = schema['~standard'].validate(payload);
+    if (result instanceof Promise) return result.then((settled) => withPayload(cls, record, payload, settled));
+    return withPayload(cls, record, payload, result);
   }
 
   private parseBody(body: string | Uint8Array): Record<string, unknown> {
@@ -167,6 +153,35 @@ export class EnvelopeCodec {
   }
 }
 
+/** Replaces the payload with the schema's output, so fields it strips do not survive decoding. */
+function withPayload(
+  cls: AnyEventClass,
+  record: Record<string, unknown>,
+  payload: Record<string, unknown>,
+  result: StandardSchemaV1.Result<unknown>,
+): DomainEvent {
+  if (result.issues) {
+    throw new EnvelopeDecodeError('payload_invalid', `${cls.eventType} payload failed validation: ${formatIssues(result.issues)}.`);
+  }
+  if (result.value === null || typeof result.value !== 'object') {
+    throw new EnvelopeDecodeError('payload_invalid', `${cls.eventType} payload schema must produce an object.`);
+  }
+  for (const key of Object.keys(payload)) Reflect.deleteProperty(record, key);
+  Object.assign(record, result.value);
+  return build(cls, record);
+}
+
+function build(cls: AnyEventClass, record: Record<string, unknown>): DomainEvent {
+  try {
+    return constructEvent(cls, record);
+  } catch (error) {
+    if (error instanceof InvalidEventError) {
+      throw new EnvelopeDecodeError('invalid_field', error.message, { cause: error });
+    }
+    throw error;
+  }
+}
+
 const BASE_KEYS: ReadonlySet<string> = new Set(BASE_FIELDS);
 
 const REQUIRED_STRINGS = ['eventId', 'aggregateId', 'aggregateType', 'correlationId', 'occurredAt'] as const;
@@ -189,9 +204,12 @@ function checkBaseFields(record: Record<string, unknown>): void {
       throw new EnvelopeDecodeError('invalid_field', `"${field}" must be a string when present; received ${describeValue(value)}.`);
     }
   }
-  if (Number.isNaN(Date.parse(record.occurredAt as string))) {
+  const occurredAt = new Date(record.occurredAt as string);
+  if (Number.isNaN(occurredAt.getTime())) {
     throw new EnvelopeDecodeError('invalid_field', `"occurredAt" is not an ISO-8601 date: ${String(record.occurredAt)}.`);
   }
+  // Parsed once here; the constructor copies a Date without parsing again.
+  record.occurredAt = occurredAt;
   const version = record.aggregateVersion;
   if (version === undefined || version === null) {
     throw new EnvelopeDecodeError('missing_field', 'Message body has no "aggregateVersion".');

@@ -45,7 +45,20 @@ export const BASE_FIELDS = [
   'metadata',
 ] as const;
 const BASE_FIELD_SET: ReadonlySet<string> = new Set(BASE_FIELDS);
-const RESERVED_METHODS: ReadonlySet<string> = new Set(['with', 'withCausation', 'withMetadata', 'toJSON', 'constructor']);
+const RESERVED_METHODS: ReadonlySet<string> = new Set(['with', 'withCausation', 'withMetadata', 'toJSON', 'constructor', '__proto__']);
+const EMPTY_METADATA: Readonly<Record<string, unknown>> = Object.freeze({});
+
+function reservedField(definition: EventDefinition, key: string): InvalidEventError {
+  return new InvalidEventError(
+    `${definition.eventType} has a payload field named "${key}", a name DomainEvent reserves (for its methods or the prototype). Rename the field.`,
+  );
+}
+
+function isEmptyObject(value: object | undefined): boolean {
+  if (value === undefined) return true;
+  for (const _ in value) return false;
+  return true;
+}
 
 /** Constructor argument of an event class: the base fields plus the payload fields. */
 export type EventInit<P extends object> = BaseEventInit & P;
@@ -92,11 +105,7 @@ export abstract class DomainEvent implements EventEnvelopeFields {
     const payload: Record<string, unknown> = {};
     for (const key of Object.keys(init)) {
       if (BASE_FIELD_SET.has(key)) continue;
-      if (RESERVED_METHODS.has(key)) {
-        throw new InvalidEventError(
-          `${definition.eventType} has a payload field named "${key}", which would hide DomainEvent.${key}(). Rename the field.`,
-        );
-      }
+      if (RESERVED_METHODS.has(key)) throw reservedField(definition, key);
       payload[key] = init[key];
     }
     const validated = payloadAlreadyValidated ? payload : validatePayloadSync(definition, payload);
@@ -119,9 +128,9 @@ export abstract class DomainEvent implements EventEnvelopeFields {
     const occurredAt = toDate(init.occurredAt, definition.eventType);
     const eventId = init.eventId ?? randomUUID();
 
-    for (const key of Object.keys(validated)) {
-      Object.defineProperty(this, key, { value: cloneFrozen(validated[key]), enumerable: true });
-    }
+    // Plain assignment is safe: `__proto__` and the method names are refused above.
+    const target = this as unknown as Record<string, unknown>;
+    for (const key of Object.keys(validated)) target[key] = cloneFrozen(validated[key]);
     const self = this as { -readonly [K in keyof EventEnvelopeFields]: EventEnvelopeFields[K] };
     self.eventId = eventId;
     self.eventType = definition.eventType;
@@ -133,7 +142,7 @@ export abstract class DomainEvent implements EventEnvelopeFields {
     if (init.tenantId !== undefined && init.tenantId !== null) self.tenantId = init.tenantId;
     self.correlationId = init.correlationId ?? eventId;
     if (init.causationId !== undefined && init.causationId !== null) self.causationId = init.causationId;
-    self.metadata = cloneFrozen(init.metadata ?? {}) as Record<string, unknown>;
+    self.metadata = isEmptyObject(init.metadata) ? EMPTY_METADATA : (cloneFrozen(init.metadata) as Record<string, unknown>);
     Object.freeze(this);
   }
 
@@ -363,7 +372,7 @@ export function withCausation<E extends DomainEvent>(event: E, cause: EventEnvel
   return event.withCausation(cause);
 }
 
-/** Builds an event from a decoded record whose payload was already validated (or must not be). */
+/** Builds an event from a decoded record whose payload the codec already validated (or must not). */
 export function constructEvent(cls: AnyEventClass, record: Record<string, unknown>): DomainEvent {
   const Ctor = cls as unknown as new (init: Record<string, unknown>) => DomainEvent;
   payloadAlreadyValidated = true;
@@ -372,19 +381,4 @@ export function constructEvent(cls: AnyEventClass, record: Record<string, unknow
   } finally {
     payloadAlreadyValidated = false;
   }
-}
-
-/** Runs the payload schema, which may be async; used by the decoder. */
-export async function validatePayload(
-  cls: AnyEventClass,
-  payload: Record<string, unknown>,
-): Promise<{ ok: true; value: Record<string, unknown> } | { ok: false; message: string }> {
-  const schema = cls.payloadSchema;
-  if (!schema) return { ok: true, value: payload };
-  const result = await schema['~standard'].validate(payload);
-  if (result.issues) return { ok: false, message: formatIssues(result.issues) };
-  if (result.value === null || typeof result.value !== 'object') {
-    return { ok: false, message: 'payload schema must produce an object' };
-  }
-  return { ok: true, value: result.value as Record<string, unknown> };
 }

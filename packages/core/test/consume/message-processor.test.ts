@@ -151,7 +151,7 @@ describe('MessageProcessor', () => {
 
     it('treats an unexpected decoder error as malformed input', async () => {
       class BrokenCodec extends EnvelopeCodec {
-        override async decode(): Promise<DomainEvent> {
+        override decodeNow(): DomainEvent {
           throw new Error('decoder crashed');
         }
       }
