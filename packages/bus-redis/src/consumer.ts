@@ -1,11 +1,18 @@
 import type { Logger } from '@eventsource/core';
-import { errorMessage, errorName, readFailureHistory, type MessageProcessor, type ProcessOutcome } from '@eventsource/core/transport';
+import {
+  errorMessage,
+  errorName,
+  readFailureHistory,
+  type DeadLetterDetails,
+  type MessageProcessor,
+  type ProcessOutcome,
+} from '@eventsource/core/transport';
 import type { ResolvedConfig } from './config.js';
 import type { Connections } from './connection.js';
 import { decodeRetryPayload, fieldsToMessage, parseEntries, readReplyEntries } from './entry.js';
 import { Reclaimer, deliveryCounts, keepAlive } from './reclaim.js';
 import { CLAIM_DUE_RETRIES, runScript } from './scripts.js';
-import { Settler, originalIdOf, type DeadLetterDetails, type Delivery } from './settle.js';
+import { Settler, originalIdOf, type Delivery } from './settle.js';
 import type { MutableCounters } from './stats.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { Logger } from '@eventsource/core';
-import { deadLetterHeaders, errorMessage, stripFailureHeaders, type DeadLetterInfo, type DeadLetterReason } from '@eventsource/core/transport';
+import { deadLetterHeaders, errorMessage, stripFailureHeaders, type DeadLetterDetails, type DeadLetterInfo } from '@eventsource/core/transport';
 import type { ResolvedConfig } from './config.js';
 import type { Connections } from './connection.js';
 import { encodeRetryPayload, messageToFields, type EntryMessage } from './entry.js';
@@ -28,15 +28,6 @@ export type Delivery =
 
 export function originalIdOf(delivery: Delivery): string {
   return delivery.source === 'stream' ? delivery.id : delivery.originalId;
-}
-
-export interface DeadLetterDetails {
-  readonly reason: DeadLetterReason;
-  readonly errorType: string;
-  readonly errorMessage: string;
-  readonly attempts: number;
-  readonly firstFailureAt: string;
-  readonly lastFailureAt: string;
 }
 
 interface AckBatch {

@@ -12,6 +12,7 @@ export {
   readFailureHistory,
   retryHeaders,
   stripFailureHeaders,
+  type DeadLetterDetails,
   type DeadLetterInfo,
   type DeadLetterReason,
   type FailureHistory,

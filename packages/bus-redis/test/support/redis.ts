@@ -4,10 +4,8 @@ import { requireBroker } from '@eventsource/test-brokers';
 import { Redis } from 'ioredis';
 import { RedisEventBus, type RedisEventBusOptions } from '../../src/index.js';
 
-/** The shared Redis: REDIS_URL, else the local default. Under CI=true a missing Redis fails the run. */
-export const broker = await requireBroker('redis', {
-  env: { ...process.env, REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
-});
+/** The shared Redis: REDIS_URL, else a container; none means a loud skip, and under CI=true a failure. */
+export const broker = await requireBroker('redis');
 export const REDIS_URL = broker?.url ?? 'redis://127.0.0.1:6379';
 
 export const registry = new EventRegistry();

@@ -1,6 +1,6 @@
 import { EnvelopeDecodeError, type HandlerDispatchError, errorMessage, errorName } from '../errors.js';
 import { type EnvelopeCodec, type IncomingEnvelope } from '../envelope/codec.js';
-import { type DeadLetterReason, readFailureHistory, retryHeaders } from '../envelope/failure-headers.js';
+import { type DeadLetterDetails, readFailureHistory, retryHeaders } from '../envelope/failure-headers.js';
 import type { DomainEvent } from '../events/domain-event.js';
 import { dispatch } from '../dispatch/dispatcher.js';
 import type { RetryPolicy } from '../retry/retry-policy.js';
@@ -31,19 +31,12 @@ export type ProcessOutcome =
       readonly error: HandlerDispatchError;
       readonly invoked: number;
     }
-  | {
+  | (DeadLetterDetails & {
       readonly kind: 'dead-letter';
-      readonly reason: DeadLetterReason;
-      readonly errorType: string;
-      readonly errorMessage: string;
-      /** Handler attempts made; 0 when the message never decoded. */
-      readonly attempts: number;
-      readonly firstFailureAt: string;
-      readonly lastFailureAt: string;
       readonly event: DomainEvent | undefined;
       readonly error: unknown;
       readonly invoked: number;
-    };
+    });
 
 export interface MessageProcessorOptions {
   readonly codec: EnvelopeCodec;

@@ -12,8 +12,8 @@ export interface FailureHistory {
   readonly lastFailureAt: string | undefined;
 }
 
-/** Everything a dead letter records about why it is there. */
-export interface DeadLetterInfo {
+/** Why a message failed for good: what the consume path decides, before a transport stores it. */
+export interface DeadLetterDetails {
   readonly reason: DeadLetterReason;
   readonly errorType: string;
   readonly errorMessage: string;
@@ -21,6 +21,10 @@ export interface DeadLetterInfo {
   readonly attempts: number;
   readonly firstFailureAt: string;
   readonly lastFailureAt: string;
+}
+
+/** Everything a dead letter records about why it is there. */
+export interface DeadLetterInfo extends DeadLetterDetails {
   /** The stream, queue or topic it came from. */
   readonly originalDestination: string;
   /** The broker's id for the original message (stream entry id, offset, message id). */

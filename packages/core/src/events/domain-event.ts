@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidEventError } from '../errors.js';
+import { toIsoString } from './iso-date.js';
 import { formatIssues, type StandardSchemaV1 } from './standard-schema.js';
 import { defaultRegistry, type EventRegistry } from './registry.js';
 
@@ -102,13 +103,21 @@ export abstract class DomainEvent implements EventEnvelopeFields {
     if (init === null || typeof init !== 'object') {
       throw new InvalidEventError(`${definition.eventType} expects an object of fields; received ${String(init)}.`);
     }
-    const payload: Record<string, unknown> = {};
+    // Without a schema to run, payload fields go straight onto the event. Plain assignment is
+    // safe: `__proto__` and the method names are refused first.
+    const target = this as unknown as Record<string, unknown>;
+    const schema = payloadAlreadyValidated ? undefined : definition.payloadSchema;
+    let payload: Record<string, unknown> | undefined;
     for (const key of Object.keys(init)) {
       if (BASE_FIELD_SET.has(key)) continue;
       if (RESERVED_METHODS.has(key)) throw reservedField(definition, key);
-      payload[key] = init[key];
+      if (schema) (payload ??= {})[key] = init[key];
+      else target[key] = cloneFrozen(init[key]);
     }
-    const validated = payloadAlreadyValidated ? payload : validatePayloadSync(definition, payload);
+    if (schema) {
+      const validated = validatePayloadSync(definition, schema, payload ?? {});
+      for (const key of Object.keys(validated)) target[key] = cloneFrozen(validated[key]);
+    }
 
     const aggregateType = init.aggregateType ?? definition.aggregateType;
     if (typeof init.aggregateId !== 'string' || init.aggregateId.length === 0) {
@@ -125,12 +134,11 @@ export abstract class DomainEvent implements EventEnvelopeFields {
     if (!Number.isInteger(aggregateVersion) || aggregateVersion < 0) {
       throw new InvalidEventError(`${definition.eventType}.aggregateVersion must be a non-negative integer; received ${String(aggregateVersion)}.`);
     }
-    const occurredAt = toDate(init.occurredAt, definition.eventType);
+    // A Date from the decoder is already a private copy; one from a caller is copied.
+    const occurredAt =
+      payloadAlreadyValidated && init.occurredAt instanceof Date ? init.occurredAt : toDate(init.occurredAt, definition.eventType);
     const eventId = init.eventId ?? randomUUID();
 
-    // Plain assignment is safe: `__proto__` and the method names are refused above.
-    const target = this as unknown as Record<string, unknown>;
-    for (const key of Object.keys(validated)) target[key] = cloneFrozen(validated[key]);
     const self = this as { -readonly [K in keyof EventEnvelopeFields]: EventEnvelopeFields[K] };
     self.eventId = eventId;
     self.eventType = definition.eventType;
@@ -168,7 +176,7 @@ export abstract class DomainEvent implements EventEnvelopeFields {
 
   /** The wire form: every field, dates as ISO-8601 UTC strings. */
   toJSON(): Record<string, unknown> {
-    return { ...(this as object), occurredAt: this.occurredAt.toISOString() };
+    return { ...(this as object), occurredAt: toIsoString(this.occurredAt) };
   }
 
   private toInit(): Record<string, unknown> {
@@ -294,9 +302,11 @@ function findDefinition(target: object): EventDefinition {
   throw new InvalidEventError('Event classes must be declared with defineEvent(); DomainEvent cannot be constructed directly.');
 }
 
-function validatePayloadSync(definition: EventDefinition, payload: Record<string, unknown>): Record<string, unknown> {
-  const schema = definition.payloadSchema;
-  if (!schema) return payload;
+function validatePayloadSync(
+  definition: EventDefinition,
+  schema: StandardSchemaV1,
+  payload: Record<string, unknown>,
+): Record<string, unknown> {
   const result = schema['~standard'].validate(payload);
   // Async schemas are checked by the envelope decoder, which can await; a constructor cannot.
   if (result instanceof Promise) return payload;
