@@ -137,11 +137,21 @@ export class Connections {
   async #open(client: Client): Promise<void> {
     if (client.status === 'ready') return;
     if (client.status === 'wait' || client.status === 'end' || client.status === 'close') {
+      // ioredis rejects connect() with a bare "Connection is closed."; the socket or TLS error
+      // that explains it (ECONNRESET, a certificate problem) only comes as an 'error' event.
+      let socketError: unknown;
+      const remember = (error: unknown): void => {
+        socketError ??= error;
+      };
+      client.on('error', remember);
       try {
         await client.connect();
       } catch (error) {
         if ((client.status as string) === 'ready') return;
-        throw new TransportError(`Could not connect to ${this.#where}: ${redact(errorMessage(error))}`, { cause: error });
+        const reason = socketError === undefined ? errorMessage(error) : `${errorMessage(error)} (${errorMessage(socketError)})`;
+        throw new TransportError(`Could not connect to ${this.#where}: ${redact(reason)}`, { cause: socketError ?? error });
+      } finally {
+        client.off('error', remember);
       }
       return;
     }

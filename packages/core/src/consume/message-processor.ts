@@ -62,49 +62,70 @@ export class MessageProcessor {
     this.#now = options.now ?? (() => new Date());
   }
 
-  async process(incoming: IncomingEnvelope): Promise<ProcessOutcome> {
-    const { codec, subscriptions, tracer, retryPolicy } = this.#options;
+  /**
+   * Never rejects for anything a message can contain. Written without `async` on purpose: it runs
+   * once per consumed message, and each async frame would add a promise and a microtask hop.
+   */
+  process(incoming: IncomingEnvelope): Promise<ProcessOutcome> {
+    const { codec, subscriptions } = this.#options;
     const peeked = codec.peekEventType(incoming);
     // Cheap exit for other services' types: no parse, no validation. The body of such a message
     // is not ours to judge, so it is acked even if it would not decode.
     if (peeked !== undefined && !subscriptions.hasHandlersFor(peeked)) {
-      return { kind: 'skip', reason: 'no_subscribers', eventType: peeked };
+      return Promise.resolve({ kind: 'skip', reason: 'no_subscribers', eventType: peeked });
     }
-
-    let event: DomainEvent;
+    let decoded: DomainEvent | Promise<DomainEvent>;
     try {
-      const decoded = codec.decodeNow(incoming);
-      event = decoded instanceof Promise ? await decoded : decoded;
+      decoded = codec.decodeNow(incoming);
     } catch (error) {
-      if (error instanceof EnvelopeDecodeError && error.reason === 'unknown_event_type') {
-        return { kind: 'skip', reason: 'unknown_event_type', eventType: peeked };
-      }
-      const history = readFailureHistory(incoming.headers);
-      const at = this.#now().toISOString();
-      return {
-        kind: 'dead-letter',
-        reason: error instanceof EnvelopeDecodeError ? error.reason : 'malformed_json',
-        errorType: errorName(error),
-        errorMessage: errorMessage(error),
-        attempts: history.attempt,
-        firstFailureAt: history.firstFailureAt ?? at,
-        lastFailureAt: at,
-        event: undefined,
-        error,
-        invoked: 0,
-      };
+      return Promise.resolve(this.#undecodable(incoming, peeked, error));
     }
+    if (decoded instanceof Promise) {
+      return decoded.then(
+        (event) => this.#dispatch(event, incoming),
+        (error: unknown) => this.#undecodable(incoming, peeked, error),
+      );
+    }
+    return this.#dispatch(decoded, incoming);
+  }
 
+  #dispatch(event: DomainEvent, incoming: IncomingEnvelope): Promise<ProcessOutcome> {
+    const { subscriptions, tracer } = this.#options;
     const handlers = subscriptions.handlersFor(event.eventType);
-    if (handlers.length === 0) return { kind: 'skip', reason: 'no_subscribers', eventType: event.eventType };
-
-    const outcome = await dispatch(event, handlers, {
+    if (handlers.length === 0) {
+      return Promise.resolve({ kind: 'skip', reason: 'no_subscribers', eventType: event.eventType });
+    }
+    return dispatch(event, handlers, {
       tracer,
       parent: tracer.enabled ? tracer.extract(incoming.headers) : undefined,
       attributes: this.#options.spanAttributes,
-    });
-    if (outcome.ok) return { kind: 'ack', event, invoked: outcome.invoked };
+    }).then((outcome) =>
+      outcome.ok ? { kind: 'ack', event, invoked: outcome.invoked } : this.#failed(event, incoming, outcome.error, outcome.invoked),
+    );
+  }
 
+  #undecodable(incoming: IncomingEnvelope, peeked: string | undefined, error: unknown): ProcessOutcome {
+    if (error instanceof EnvelopeDecodeError && error.reason === 'unknown_event_type') {
+      return { kind: 'skip', reason: 'unknown_event_type', eventType: peeked };
+    }
+    const history = readFailureHistory(incoming.headers);
+    const at = this.#now().toISOString();
+    return {
+      kind: 'dead-letter',
+      reason: error instanceof EnvelopeDecodeError ? error.reason : 'malformed_json',
+      errorType: errorName(error),
+      errorMessage: errorMessage(error),
+      attempts: history.attempt,
+      firstFailureAt: history.firstFailureAt ?? at,
+      lastFailureAt: at,
+      event: undefined,
+      error,
+      invoked: 0,
+    };
+  }
+
+  #failed(event: DomainEvent, incoming: IncomingEnvelope, error: HandlerDispatchError, invoked: number): ProcessOutcome {
+    const { retryPolicy } = this.#options;
     const history = readFailureHistory(incoming.headers);
     const failed = history.attempt + 1;
     const decision = retryPolicy.decide(failed);
@@ -115,23 +136,23 @@ export class MessageProcessor {
         event,
         delay: decision.delay,
         attempt: failed,
-        headers: retryHeaders(history, outcome.error, now),
-        error: outcome.error,
-        invoked: outcome.invoked,
+        headers: retryHeaders(history, error, now),
+        error,
+        invoked,
       };
     }
     const at = now.toISOString();
     return {
       kind: 'dead-letter',
       reason: retryPolicy.maxRetries === 0 ? 'retries_disabled' : 'max_retries_exceeded',
-      errorType: outcome.error.errorType,
-      errorMessage: outcome.error.message,
+      errorType: error.errorType,
+      errorMessage: error.message,
       attempts: failed,
       firstFailureAt: history.firstFailureAt ?? at,
       lastFailureAt: at,
       event,
-      error: outcome.error,
-      invoked: outcome.invoked,
+      error,
+      invoked,
     };
   }
 }
