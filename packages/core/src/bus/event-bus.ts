@@ -67,6 +67,8 @@ export interface EventBusBaseOptions {
 }
 
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
+
+const NOTHING_TO_UNSUBSCRIBE: Unsubscribe = () => false;
 export const DEFAULT_MAX_BACKGROUND_TASKS = 1000;
 
 type BusState = 'open' | 'draining' | 'closed';
@@ -109,17 +111,32 @@ export abstract class EventBusBase implements EventBus {
       return Promise.reject(error);
     }
     if (events.length === 0) return Promise.resolve();
-    // Copy: the caller may reuse or mutate its array after a background publish returns.
-    if (options?.background) {
+    try {
+      this.assertCanPublish();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // While shutdown drains, a background publish runs inline: its caller (often a handler that is
+    // itself being drained) then waits for it and sees its errors, and the drain can converge.
+    if (options?.background && this.#state === 'open') {
+      // Copy: the caller may reuse or mutate its array after a background publish returns.
       const batch = [...events];
       return this.background.launch(() => this.publishNow(batch));
     }
     return this.publishNow(events);
   }
 
+  /**
+   * Throws when a publish cannot even be attempted (e.g. not connected), so that a background
+   * publish fails in its caller's hands instead of being accepted and then lost.
+   */
+  protected assertCanPublish(): void {}
+
   subscribe<C extends AnyEventClass>(eventType: C, handler: Handler<InstanceType<C>>, options?: SubscribeOptions): Unsubscribe {
     const type = eventTypeName(eventType, 'subscribe');
-    this.subscriptions.add(type, normalizeHandler(handler, options?.name));
+    // The same handler twice for one type is one subscription; only the call that added it can
+    // remove it through the returned function.
+    if (!this.subscriptions.add(type, normalizeHandler(handler, options?.name))) return NOTHING_TO_UNSUBSCRIBE;
     this.onSubscriptionsChanged();
     return () => this.unsubscribe(eventType, handler);
   }
@@ -136,20 +153,22 @@ export abstract class EventBusBase implements EventBus {
         'subscribeAll() takes an object with subscribedTo() (returning event classes) and handle(event).',
       );
     }
-    const types = subscriber.subscribedTo();
     const handler = normalizeHandler(subscriber, options?.name);
-    for (const type of types) this.subscriptions.add(eventTypeName(type, 'subscribeAll'), handler);
+    // Every name is checked before any is added: a bad entry leaves no partial subscription.
+    const names = subscriber.subscribedTo().map((type) => eventTypeName(type, 'subscribeAll'));
+    const added = names.filter((name) => this.subscriptions.add(name, handler));
+    if (added.length === 0) return NOTHING_TO_UNSUBSCRIBE;
     this.onSubscriptionsChanged();
     return () => {
       let removed = false;
-      for (const type of types) removed = this.subscriptions.remove(type.eventType, subscriber) || removed;
+      for (const name of added) removed = this.subscriptions.remove(name, subscriber) || removed;
       if (removed) this.onSubscriptionsChanged();
       return removed;
     };
   }
 
   subscribeToAllEvents(handler: Handler, options?: SubscribeOptions): Unsubscribe {
-    this.subscriptions.addWildcard(normalizeHandler(handler, options?.name));
+    if (!this.subscriptions.addWildcard(normalizeHandler(handler, options?.name))) return NOTHING_TO_UNSUBSCRIBE;
     this.onSubscriptionsChanged();
     return () => this.unsubscribeFromAllEvents(handler);
   }
@@ -201,12 +220,15 @@ export abstract class EventBusBase implements EventBus {
     return this.drainBackground(deadline);
   }
 
+  /** Waits for background publishes; from then on, publish() rejects with BusClosedError. */
   protected async drainBackground(deadline: number): Promise<ShutdownResult> {
     const drained = await this.background.drain(Math.max(0, deadline - Date.now()));
+    this.#state = 'closed';
     if (!drained) {
-      this.logger.warn('Shutdown timed out with background publishes still running', {
-        pending: this.background.inFlight,
-      });
+      this.logger.warn(
+        `Shutdown timed out with background publishes still running. The timeout is in milliseconds: shutdown(30_000) waits 30 s.`,
+        { pending: this.background.inFlight },
+      );
     }
     return { drained, pendingBackgroundTasks: this.background.inFlight };
   }

@@ -324,7 +324,7 @@ describe('shutdown', () => {
     expect(logger.at('warn')).toEqual([
       {
         level: 'warn',
-        message: 'Shutdown timed out with background publishes still running',
+        message: 'Shutdown timed out with background publishes still running. The timeout is in milliseconds: shutdown(30_000) waits 30 s.',
         fields: { pending: 1 },
       },
     ]);
@@ -336,7 +336,7 @@ describe('shutdown', () => {
     bus.subscribe(Deposited, () => new Promise<void>(() => {}));
     await bus.publish([deposit(1)], { background: true });
     expect(await bus.shutdown(10)).toEqual({ drained: false, pendingBackgroundTasks: 1 });
-    expect(consoleWarn).toHaveBeenCalledWith('[eventsource] Shutdown timed out with background publishes still running', {
+    expect(consoleWarn).toHaveBeenCalledWith('[eventsource] Shutdown timed out with background publishes still running. The timeout is in milliseconds: shutdown(30_000) waits 30 s.', {
       pending: 1,
     });
   });
@@ -563,5 +563,58 @@ describe('tracing switch', () => {
     await bus.publish([deposit(2)], { background: true });
     await bus.shutdown(1000);
     expect(tracer.spans).toEqual([]);
+  });
+});
+
+describe('subscription edge cases', () => {
+  it('subscribeAll with one bad entry subscribes nothing', () => {
+    const bus = newBus();
+    const subscriber = {
+      subscribedTo: () => [Deposited, {} as never, Withdrawn],
+      handle: () => undefined,
+    };
+    expect(() => bus.subscribeAll(subscriber)).toThrow(InvalidEventError);
+    expect(bus.getSubscriberCount()).toBe(0);
+  });
+
+  it('a repeated subscribe is one subscription, and only the first call can remove it', async () => {
+    const bus = newBus();
+    const seen: number[] = [];
+    const handler = (event: { amount: number }): void => {
+      seen.push(event.amount);
+    };
+    const first = bus.subscribe(Deposited, handler);
+    const second = bus.subscribe(Deposited, handler);
+    expect(bus.getSubscriberCount(Deposited)).toBe(1);
+    expect(second()).toBe(false);
+    await bus.publish([new Deposited({ aggregateId: 'a', amount: 5 })]);
+    expect(seen).toEqual([5]);
+    expect(first()).toBe(true);
+    expect(bus.getSubscriberCount(Deposited)).toBe(0);
+  });
+});
+
+describe('publishing while shutdown drains', () => {
+  it('runs a background publish made during the drain inline, then refuses publishes once drained', async () => {
+    const bus = newBus();
+    const gate = deferred();
+    const order: string[] = [];
+    bus.subscribe(Deposited, async () => {
+      await gate.promise;
+      order.push('deposit handled');
+    });
+    bus.subscribe(Withdrawn, () => {
+      order.push('withdrawal handled');
+    });
+    await bus.publish([new Deposited({ aggregateId: 'a', amount: 1 })], { background: true });
+    await nextTurn();
+    const shutdown = bus.shutdown(5_000);
+    // Accepted while draining, and handled before publish() resolves: nothing is left behind.
+    await bus.publish([new Withdrawn({ aggregateId: 'a', amount: 1 })], { background: true });
+    expect(order).toEqual(['withdrawal handled']);
+    expect(bus.getStats().backgroundTasksCreated).toBe(1);
+    gate.resolve();
+    expect(await shutdown).toEqual({ drained: true, pendingBackgroundTasks: 0 });
+    await expect(bus.publish([new Withdrawn({ aggregateId: 'a', amount: 2 })], { background: true })).rejects.toThrow(BusClosedError);
   });
 });
