@@ -7,6 +7,9 @@ export type Client = Redis | Cluster;
 
 type Role = 'commands' | 'reader';
 
+/** Longest wait for a polite QUIT at close before the socket is simply dropped. */
+const QUIT_TIMEOUT_MS = 1000;
+
 /**
  * The bus's two connections and their health. Commands (publish, settle, admin) and blocking
  * reads never share a socket: an XREADGROUP blocked for `blockMs` would otherwise hold every
@@ -125,13 +128,22 @@ export class Connections {
   async close(): Promise<void> {
     this.#closing = true;
     this.dropReader();
-    if (this.#ownsCommands) {
-      try {
-        await this.commands.quit();
-      } catch {
-        this.commands.disconnect();
-      }
+    if (!this.#ownsCommands) return;
+    // QUIT is queued, not sent, while ioredis is reconnecting with commands in its offline queue
+    // (a server that is down, or never accepted us): it would wait for a connection forever.
+    if (this.commands.status !== 'ready') {
+      this.commands.disconnect();
+      return;
     }
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([this.commands.quit(), new Promise((resolve) => (timer = setTimeout(resolve, QUIT_TIMEOUT_MS)))]);
+    } catch {
+      // Disconnecting below is all that is left to do.
+    } finally {
+      clearTimeout(timer);
+    }
+    if ((this.commands.status as string) !== 'end') this.commands.disconnect();
   }
 
   async #open(client: Client): Promise<void> {
