@@ -16,6 +16,11 @@ export default tseslint.config(
     },
   },
   {
+    // Plain Node scripts (tooling/scripts, configs).
+    files: ['**/*.mjs', '**/*.js'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
+  {
     files: ['**/test/**', '**/*.test.ts', '**/bench/**', '**/examples/**'],
     rules: { 'no-console': 'off' },
   },

@@ -32,14 +32,17 @@ export interface RedisEventBusOptions extends EventBusBaseOptions {
   /** How often each consumer looks for abandoned entries, in ms. Default reclaimIdleMs / 2, at most 30000. */
   readonly reclaimIntervalMs?: number;
   /**
-   * Deliveries after which an entry that keeps getting abandoned (its consumer crashes or stalls
-   * before settling) is dead-lettered instead of handed out again. Default 1 + maxRetries.
+   * Crash-loop guard: an entry Redis has handed out this many times without anyone settling it
+   * (the consumers holding it crashed or stalled) is dead-lettered instead of handed out again.
+   * Independent of maxRetries, which counts handler failures. Default 10.
    */
   readonly maxDeliveries?: number;
   /** Approximate cap on the stream's length (`XADD MAXLEN ~`). Default 1000000; 0 turns length trimming off. */
   readonly maxLen?: number;
-  /** Trim entries older than this, in ms (`XADD MINID ~`), instead of by length. Default off. */
+  /** Trim entries older than this, in ms (`XADD MINID ~`, by the publisher's clock), instead of by length. Default off. */
   readonly maxAgeMs?: number;
+  /** Exact cap on the group's dead-letter stream (oldest dropped first). Default 0: never trimmed. */
+  readonly dlqMaxLen?: number;
   /** Handlers running at once in this consumer. Default 10; 1 handles one entry at a time. */
   readonly maxInFlight?: number;
   /** Where new consumer groups start: every retained entry, or only new ones. Default `earliest`. */
@@ -67,6 +70,9 @@ export interface RedisEventBusOptions extends EventBusBaseOptions {
   readonly validatePayloads?: boolean;
 }
 
+/** The seed guide's name for the options (`RedisEventBusConfig`); the same type. */
+export type RedisEventBusConfig = RedisEventBusOptions;
+
 export interface RedisKeys {
   readonly stream: string;
   readonly dlq: string;
@@ -93,6 +99,7 @@ export interface ResolvedConfig {
   readonly maxDeliveries: number;
   readonly maxLen: number;
   readonly maxAgeMs: number;
+  readonly dlqMaxLen: number;
   readonly maxInFlight: number;
   readonly startFrom: 'earliest' | 'latest';
   readonly retryPollMs: number;
@@ -113,7 +120,9 @@ export const DEFAULTS = {
   retryMaxDelayMs: 60_000,
   retryJitter: 0.1,
   reclaimIdleMs: 60_000,
+  maxDeliveries: 10,
   maxLen: 1_000_000,
+  dlqMaxLen: 0,
   maxInFlight: 10,
   startFrom: 'earliest',
   retryPollMs: 500,
@@ -179,12 +188,13 @@ export function resolveConfig(options: RedisEventBusOptions): ResolvedConfig {
     options.reclaimIntervalMs ?? Math.min(30_000, Math.max(50, Math.floor(reclaimIdleMs / 2))),
     10,
   );
-  const maxDeliveries = int('maxDeliveries', options.maxDeliveries ?? 1 + maxRetries, 1);
+  const maxDeliveries = int('maxDeliveries', options.maxDeliveries ?? DEFAULTS.maxDeliveries, 1);
   if (options.maxLen !== undefined && options.maxAgeMs !== undefined && options.maxLen > 0 && options.maxAgeMs > 0) {
     throw new ConfigError('maxAgeMs', 'trim either by length (maxLen) or by age (maxAgeMs), not both; set maxLen: 0 to trim by age.');
   }
   const maxAgeMs = options.maxAgeMs === undefined ? 0 : ms('maxAgeMs', options.maxAgeMs, 0);
   const maxLen = int('maxLen', options.maxLen ?? (maxAgeMs > 0 ? 0 : DEFAULTS.maxLen), 0);
+  const dlqMaxLen = int('dlqMaxLen', options.dlqMaxLen ?? DEFAULTS.dlqMaxLen, 0);
   const maxInFlight = int('maxInFlight', options.maxInFlight ?? DEFAULTS.maxInFlight, 1);
   const startFrom = options.startFrom ?? DEFAULTS.startFrom;
   if (startFrom !== 'earliest' && startFrom !== 'latest') {
@@ -213,6 +223,7 @@ export function resolveConfig(options: RedisEventBusOptions): ResolvedConfig {
     maxDeliveries,
     maxLen,
     maxAgeMs,
+    dlqMaxLen,
     maxInFlight,
     startFrom,
     retryPollMs,
@@ -226,15 +237,21 @@ export function isCluster(client: Redis | Cluster | undefined): client is Cluste
   return client !== undefined && (client as { isCluster?: boolean }).isCluster === true;
 }
 
-/** The URL with its password replaced, for logs and errors. */
+/**
+ * Masks the credentials of every `redis://` / `rediss://` URL in `text`, for logs and errors: the
+ * password (which may itself contain `@`), or the whole user part when it has no `:` (a token in
+ * the username position). The one masking function of this package.
+ */
+export function redact(text: string): string {
+  return text.replace(/(rediss?:\/\/)([^\s/?#]*)@/gi, (_match, scheme: string, userinfo: string) => {
+    const colon = userinfo.indexOf(':');
+    return `${scheme}${colon > 0 ? `${userinfo.slice(0, colon)}:***` : '***'}@`;
+  });
+}
+
+/** The URL with its credentials masked. */
 export function maskUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/[^@/]*@/, '//***@');
-  }
+  return redact(url);
 }
 
 function name(option: string, value: unknown): string {

@@ -1,7 +1,7 @@
 import { TransportError, type BusHealth, type Logger } from '@eventsource/core';
 import { errorMessage } from '@eventsource/core/transport';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { isCluster, maskUrl, type RedisEventBusOptions, type ResolvedConfig } from './config.js';
+import { isCluster, maskUrl, redact, type RedisEventBusOptions, type ResolvedConfig } from './config.js';
 
 export type Client = Redis | Cluster;
 
@@ -110,7 +110,7 @@ export class Connections {
     }
   }
 
-  health(consumeRequested: boolean, consuming: boolean): BusHealth {
+  health(consumeRequested: boolean, consuming: boolean, consumerProblem?: { readonly lastError: string; readonly since: string }): BusHealth {
     const commandsUp = this.commands.status === 'ready';
     const readerUp = !consumeRequested || this.#reader?.status === 'ready';
     const connected = commandsUp && readerUp;
@@ -120,8 +120,11 @@ export class Connections {
       healthy,
       connected,
       consuming,
-      lastError: this.#lastError ?? (consumeRequested && !consuming ? 'consumer loop is not running' : `not connected to ${this.#where}`),
-      since: this.#since ?? new Date().toISOString(),
+      lastError:
+        this.#lastError ??
+        consumerProblem?.lastError ??
+        (consumeRequested && !consuming ? 'consumer loop is not running' : `not connected to ${this.#where}`),
+      since: this.#since ?? consumerProblem?.since ?? new Date().toISOString(),
     };
   }
 
@@ -217,7 +220,21 @@ export class Connections {
   }
 }
 
-/** Removes anything that looks like credentials in a URL inside a message. */
-export function redact(message: string): string {
-  return message.replace(/(rediss?:\/\/[^:@/\s]*:)[^@\s]*@/g, '$1***@');
+export { redact };
+
+/** Reply errors that say "not now" rather than "never": retrying them can succeed. */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|NOREPLICAS|OOM|MOVED|ASK|UNBLOCKED)\b/;
+
+/**
+ * True for an error Redis itself answered and that will be answered again the same way (a bad
+ * argument, a script error, a wrong key type, a missing permission), as opposed to a lost
+ * connection or a server that is busy loading. Such a write is never retried forever.
+ */
+export function isPermanentReplyError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError' && !TRANSIENT_REPLY.test(error.message);
+}
+
+/** True when Redis refused the command because of the user's ACL. */
+export function isNoPermission(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOPERM');
 }

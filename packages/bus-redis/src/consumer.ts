@@ -1,4 +1,4 @@
-import type { Logger } from '@eventsource/core';
+import { TransportError, type Logger } from '@eventsource/core';
 import {
   errorMessage,
   errorName,
@@ -8,12 +8,13 @@ import {
   type ProcessOutcome,
 } from '@eventsource/core/transport';
 import type { ResolvedConfig } from './config.js';
-import type { Connections } from './connection.js';
+import { isPermanentReplyError, redact, type Connections } from './connection.js';
 import { decodeRetryPayload, fieldsToMessage, parseEntries, readReplyEntries } from './entry.js';
 import { Reclaimer, deliveryCounts, keepAlive } from './reclaim.js';
-import { CLAIM_DUE_RETRIES, runScript } from './scripts.js';
+import { CLAIM_DUE_RETRIES, CREATE_GROUP, DELETE_IDLE_CONSUMER, RELEASE_RETRIES, runScript } from './scripts.js';
 import { Settler, originalIdOf, type Delivery } from './settle.js';
 import type { MutableCounters } from './stats.js';
+import { pairs, trimmedBeforeRead } from './stream-info.js';
 
 /**
  * One consumer of the group: read → decode → dispatch → settle.
@@ -42,8 +43,18 @@ export class Consumer {
   readonly #ownedRetries = new Set<string>();
 
   #running: Promise<void> | undefined;
+  /** True once the group exists and the loops run. */
+  #started = false;
   #stopping = false;
+  #stopped: Promise<void> = Promise.resolve();
+  #signalStopped: () => void = () => {};
+  /** Why consumption that was asked for is not running (e.g. the group could not be created yet). */
+  #problem: { lastError: string; since: string } | undefined;
   #readerId: string | undefined;
+  /** The last gap of trimmed, unread entries reported: the group's position and how many. */
+  #trimSeen: { readonly at: string; readonly count: number } | undefined;
+  /** False once Redis refused CLIENT ID or CLIENT UNBLOCK (ACL): a blocked read is then ended by closing its socket. */
+  #canUnblock = true;
   #readerIdEpoch = -1;
   #reading: Promise<unknown> | undefined;
   #retryWakeAt = 0;
@@ -71,15 +82,26 @@ export class Consumer {
     );
   }
 
+  /** True while the loops run (not while the group is still being set up, e.g. during an outage). */
   get running(): boolean {
-    return this.#running !== undefined && !this.#stopping;
+    return this.#started && !this.#stopping;
   }
 
-  /** Starts the loops; the promise resolves once consumption has stopped and in-flight work is settled. */
+  get problem(): { readonly lastError: string; readonly since: string } | undefined {
+    return this.#problem;
+  }
+
+  /**
+   * Starts the loops; the promise resolves once consumption has stopped and in-flight work is
+   * settled. While Redis is unreachable it keeps trying to set up the group; it rejects only when
+   * Redis refuses for good (a missing permission, a key of the wrong type).
+   */
   start(): Promise<void> {
     if (this.#running) return this.#running;
     this.#stopping = false;
+    this.#stopped = new Promise((resolve) => (this.#signalStopped = resolve));
     this.settler.abandonAt = Number.POSITIVE_INFINITY;
+    this.settler.abandoned = 0;
     const run = this.#run().finally(() => {
       if (this.#running === run) this.#running = undefined;
     });
@@ -95,61 +117,196 @@ export class Consumer {
     const running = this.#running;
     if (!running) return true;
     this.#stopping = true;
+    this.#signalStopped();
     this.settler.abandonAt = deadline;
     for (const wake of this.#sleepers.values()) wake();
     this.#notify();
     const interrupted = this.#interruptRead();
     if (deadline === Number.POSITIVE_INFINITY) {
-      await Promise.all([running, interrupted]);
-      return true;
+      await Promise.all([running.catch(() => undefined), interrupted]);
+      return this.settler.abandoned === 0;
     }
     let timer: NodeJS.Timeout | undefined;
     const finished = await Promise.race([
-      Promise.all([running, interrupted]).then(() => true),
+      Promise.all([running.catch(() => undefined), interrupted]).then(() => true),
       new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
       }),
     ]);
     clearTimeout(timer);
     if (!finished) {
-      const left = this.#queue.length + this.#inFlight;
+      const running = this.#inFlight;
+      const queued = this.#queue.splice(0);
       // Stop vouching for what we hold, so live members can take it over after reclaimIdleMs.
       clearInterval(this.#keepAliveTimer);
-      for (const delivery of this.#queue.splice(0)) this.#release(delivery);
-      this.#logger.warn('Stopped before every entry was settled; they stay pending and will be redelivered', { entries: left });
+      await this.#handBack(queued);
+      this.#logger.warn('Stopped before every entry was settled; they stay pending and will be redelivered', {
+        running,
+        handedBack: queued.length,
+      });
       this.#notify();
     }
-    return finished;
+    return finished && this.settler.abandoned === 0;
+  }
+
+  /**
+   * On a clean shutdown: leaves the group's consumer list when this consumer holds no pending
+   * entries, so random default names do not pile up in XINFO CONSUMERS. Best effort.
+   */
+  async leaveGroup(): Promise<void> {
+    const { keys, consumerGroup, consumerName } = this.#config;
+    await runScript(this.#connections.commands, DELETE_IDLE_CONSUMER, [keys.stream], [consumerGroup, consumerName]).catch((error: unknown) =>
+      this.#logger.debug('Could not remove this consumer from the group', { error: errorMessage(error) }),
+    );
   }
 
   async #run(): Promise<void> {
-    await this.ensureGroup(false);
+    if (!(await this.#setUp())) return;
+    this.#started = true;
+    this.#problem = undefined;
     const timer = setInterval(() => this.#keepAlive(), this.#config.keepAliveIntervalMs);
     this.#keepAliveTimer = timer;
     try {
+      await this.#checkTrimmedBeforeRead();
       await this.#recoverOwnPending();
       await Promise.all([this.#readLoop(), this.#retryLoop(), this.#reclaimLoop()]);
       await this.#whenIdle();
       await this.settler.flush();
     } finally {
+      this.#started = false;
       clearInterval(timer);
+    }
+  }
+
+  /**
+   * Creates the group, retrying with the reconnect backoff while Redis is unreachable (consuming
+   * that starts during an outage begins when it ends). False when stopped first.
+   */
+  async #setUp(): Promise<boolean> {
+    const { keys, consumerGroup } = this.#config;
+    for (let failures = 1; !this.#stopping; failures++) {
+      try {
+        const created = this.ensureGroup(false);
+        created.catch(() => undefined);
+        await Promise.race([created, this.#stopped]);
+        return !this.#stopping;
+      } catch (error) {
+        if (this.#stopping) return false;
+        const message = redact(errorMessage(error));
+        this.#problem = { lastError: `cannot create consumer group ${consumerGroup} on ${keys.stream}: ${message}`, since: this.#problem?.since ?? new Date().toISOString() };
+        if (isPermanentReplyError(error)) {
+          throw new TransportError(
+            `Could not create consumer group "${consumerGroup}" on stream "${keys.stream}": ${message}. ${setupHint(message, keys.stream)}`,
+            { cause: error },
+          );
+        }
+        if (failures === 1 || failures % 20 === 0) {
+          this.#logger.warn('Could not create the consumer group; Redis unreachable? Retrying with backoff', { error: message, failures });
+        }
+        await this.#sleep('setup', this.#backoff(failures));
+      }
+    }
+    return false;
+  }
+
+  #backoff(failures: number): number {
+    const { reconnectBaseDelayMs, reconnectMaxDelayMs } = this.#config;
+    return Math.min(reconnectMaxDelayMs, reconnectBaseDelayMs * 2 ** Math.min(failures - 1, 16));
+  }
+
+  /**
+   * Gives entries fetched but never started back to the group without a delivery counted against
+   * them, so a live member takes them over at its next reclaim and they keep their full
+   * maxDeliveries budget: stream entries go back into the pending list already idle for
+   * reclaimIdleMs with their delivery count lowered by the one this fetch added; retries become
+   * due at once with their hand-out count lowered. Bounded: on failure they are taken over after
+   * reclaimIdleMs as usual.
+   */
+  async #handBack(deliveries: readonly Delivery[]): Promise<void> {
+    if (deliveries.length === 0) return;
+    for (const delivery of deliveries) this.#release(delivery);
+    const { keys, consumerGroup, consumerName, reclaimIdleMs } = this.#config;
+    const commands = this.#connections.commands;
+    const byCount = new Map<number, string[]>();
+    const retryIds: string[] = [];
+    for (const delivery of deliveries) {
+      if (delivery.source === 'retry') retryIds.push(delivery.id);
+      else {
+        const count = Math.max(0, delivery.deliveries - 1);
+        const ids = byCount.get(count) ?? [];
+        ids.push(delivery.id);
+        byCount.set(count, ids);
+      }
+    }
+    const work: Array<Promise<unknown>> = [];
+    for (const [count, ids] of byCount) {
+      work.push(
+        commands.call('XCLAIM', [keys.stream, consumerGroup, consumerName, '0', ...ids, 'IDLE', String(reclaimIdleMs), 'RETRYCOUNT', String(count), 'JUSTID']),
+      );
+    }
+    if (retryIds.length > 0) work.push(runScript(commands, RELEASE_RETRIES, [keys.retrySchedule, keys.retryData], retryIds));
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([Promise.all(work), new Promise((resolve) => (timer = setTimeout(resolve, HAND_BACK_TIMEOUT_MS)))]);
+    } catch (error) {
+      this.#logger.warn('Could not hand back entries that never started; they are taken over after reclaimIdleMs', {
+        entries: deliveries.length,
+        error: errorMessage(error),
+      });
+    } finally {
+      clearTimeout(timer);
     }
   }
 
   /** Creates the group (and the stream) if missing. After a data loss everything in the stream is new, so it starts at 0. */
   async ensureGroup(afterLoss: boolean): Promise<void> {
     const { keys, consumerGroup, startFrom } = this.#config;
+    const from = afterLoss || startFrom === 'earliest' ? '0' : '$';
     try {
-      await this.#connections.commands.call('XGROUP', [
-        'CREATE',
-        keys.stream,
-        consumerGroup,
-        afterLoss || startFrom === 'earliest' ? '0' : '$',
-        'MKSTREAM',
-      ]);
+      try {
+        await runScript(this.#connections.commands, CREATE_GROUP, [keys.stream], [consumerGroup, from]);
+      } catch (error) {
+        // Redis before 7.0 (no ENTRIESREAD) or a user without EVAL: the plain command still works.
+        if (!isPermanentReplyError(error) || errorMessage(error).startsWith('BUSYGROUP')) throw error;
+        await this.#connections.commands.call('XGROUP', ['CREATE', keys.stream, consumerGroup, from, 'MKSTREAM']);
+      }
       if (afterLoss) this.#logger.warn('Consumer group was missing (Redis lost its data?); created it again', { stream: keys.stream, group: consumerGroup });
     } catch (error) {
       if (!errorMessage(error).startsWith('BUSYGROUP')) throw error;
+    }
+  }
+
+  /**
+   * Warns (once per gap) and counts when entries were trimmed from the stream before this group
+   * read them: the group fell further behind than maxLen / maxAgeMs allows. Runs at start and
+   * with every reclaim round; best effort.
+   */
+  async #checkTrimmedBeforeRead(): Promise<void> {
+    const { keys, consumerGroup } = this.#config;
+    let reply: Array<[Error | null, unknown]> | null;
+    try {
+      reply = await this.#connections.commands.multi().call('XINFO', ['STREAM', keys.stream]).call('XINFO', ['GROUPS', keys.stream]).exec();
+    } catch (error) {
+      this.#logger.debug('Could not check the stream for trimmed, unread entries', { error: errorMessage(error) });
+      return;
+    }
+    const [streamReply, groupsReply] = reply ?? [];
+    if (!streamReply || !groupsReply || streamReply[0] || groupsReply[0] || !Array.isArray(groupsReply[1])) return;
+    const group = (groupsReply[1] as unknown[]).map(pairs).find((g) => String(g.name) === consumerGroup);
+    if (!group) return;
+    const count = trimmedBeforeRead(pairs(streamReply[1]), group);
+    if (!count) return;
+    const at = String(group['last-delivered-id']);
+    const before = this.#trimSeen?.at === at ? this.#trimSeen.count : 0;
+    if (count <= before) return;
+    this.#trimSeen = { at, count };
+    this.#counters.eventsTrimmedUnread += count - before;
+    if (before === 0) {
+      this.#logger.warn(
+        `${count} entries were trimmed from the stream before consumer group ${consumerGroup} read them; they are lost for this group. ` +
+          'The group fell further behind than the stream keeps: raise maxLen (or maxAgeMs) on the publishers, or add consumers.',
+        { stream: keys.stream, group: consumerGroup, count, lastDeliveredId: at },
+      );
     }
   }
 
@@ -198,9 +355,16 @@ export class Consumer {
       let reply: unknown;
       try {
         const reader = await this.#connections.reader();
-        if (!this.#connections.isCluster && this.#readerIdEpoch !== this.#connections.readerEpoch) {
+        if (this.#canUnblock && !this.#connections.isCluster && this.#readerIdEpoch !== this.#connections.readerEpoch) {
           const epoch = this.#connections.readerEpoch;
-          this.#readerId = String(await reader.call('CLIENT', ['ID']));
+          this.#readerId = undefined;
+          try {
+            this.#readerId = String(await reader.call('CLIENT', ['ID']));
+          } catch (error) {
+            // Connection trouble is retried below; a refusal (ACL without CLIENT) is for good.
+            if (!isPermanentReplyError(error)) throw error;
+            this.#cannotUnblock(error);
+          }
           this.#readerIdEpoch = epoch;
         }
         if (this.#stopping) break;
@@ -226,9 +390,9 @@ export class Consumer {
         }
         failures++;
         if (failures === 1 || failures % 20 === 0) {
-          this.#logger.warn('Reading from Redis failed; retrying with backoff', { error: errorMessage(error), failures });
+          this.#logger.warn('Reading from Redis failed; retrying with backoff', { error: redact(errorMessage(error)), failures });
         }
-        await this.#sleep('read', Math.min(this.#config.reconnectMaxDelayMs, this.#config.reconnectBaseDelayMs * 2 ** Math.min(failures, 16)));
+        await this.#sleep('read', this.#backoff(failures + 1));
         continue;
       } finally {
         this.#reading = undefined;
@@ -283,6 +447,8 @@ export class Consumer {
     const { batchSize, reclaimIntervalMs } = this.#config;
     while (!this.#stopping) {
       await this.#sleep('reclaim', reclaimIntervalMs);
+      if (this.#stopping) break;
+      await this.#checkTrimmedBeforeRead();
       const room = batchSize - this.#queue.length;
       if (this.#stopping || room <= 0) continue;
       try {
@@ -319,7 +485,7 @@ export class Consumer {
   #pump(): void {
     while (this.#inFlight < this.#config.maxInFlight && this.#queue.length > 0) {
       if (Date.now() >= this.settler.abandonAt) {
-        for (const left of this.#queue.splice(0)) this.#release(left);
+        void this.#handBack(this.#queue.splice(0));
         break;
       }
       const delivery = this.#queue.shift()!;
@@ -439,8 +605,8 @@ export class Consumer {
   }
 
   #countTrimmed(ids: readonly string[]): void {
-    this.#counters.eventsTrimmedUnacked += ids.length;
-    this.#logger.warn('Entries were trimmed from the stream before this group handled them; raise maxLen / maxAgeMs', {
+    this.#counters.eventsTrimmedPending += ids.length;
+    this.#logger.warn('Entries this group had read were trimmed from the stream before they were settled; raise maxLen / maxAgeMs', {
       stream: this.#config.keys.stream,
       group: this.#config.consumerGroup,
       count: ids.length,
@@ -459,15 +625,31 @@ export class Consumer {
   async #interruptRead(): Promise<void> {
     for (let i = 0; this.#reading && i < 20; i++) {
       const reading = this.#reading;
-      if (this.#readerId !== undefined && !this.#connections.isCluster) {
-        await this.#connections.commands.call('CLIENT', ['UNBLOCK', this.#readerId]).catch(() => undefined);
+      // Without a reader id (cluster, or an ACL without CLIENT) closing the socket is the only way.
+      if (this.#readerId === undefined || !this.#canUnblock || this.#connections.isCluster) break;
+      try {
+        await this.#connections.commands.call('CLIENT', ['UNBLOCK', this.#readerId]);
+      } catch (error) {
+        if (isPermanentReplyError(error)) {
+          this.#cannotUnblock(error);
+          break;
+        }
       }
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([reading.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, 50)))]);
       clearTimeout(timer);
     }
-    // Unreachable server or a cluster: closing the socket is the only way to end the blocked read.
+    // Unreachable server, a cluster or no CLIENT permission: closing the socket ends the blocked read.
     if (this.#reading) this.#connections.dropReader();
+  }
+
+  #cannotUnblock(error: unknown): void {
+    if (!this.#canUnblock) return;
+    this.#canUnblock = false;
+    this.#readerId = undefined;
+    this.#logger.info('Redis refused CLIENT ID / CLIENT UNBLOCK (ACL?); stopping will close the reading connection to end a blocked read', {
+      error: errorMessage(error),
+    });
   }
 
   #sleep(name: string, ms: number): Promise<void> {
@@ -515,4 +697,15 @@ export class Consumer {
       for (const wake of waiters) wake();
     }
   }
+}
+
+/** Longest wait for handing back unstarted entries at a shutdown deadline. */
+const HAND_BACK_TIMEOUT_MS = 1000;
+
+function setupHint(message: string, stream: string): string {
+  if (message.startsWith('NOPERM')) {
+    return `Grant the Redis user the stream commands (XGROUP, XREADGROUP, XACK, XCLAIM, XAUTOCLAIM, XPENDING, XINFO, EVALSHA) on the bus's keys, then call startConsuming() again.`;
+  }
+  if (message.startsWith('WRONGTYPE')) return `The key ${stream} exists and is not a stream: choose another streamPrefix or delete that key.`;
+  return 'Fix the cause, then call startConsuming() again.';
 }

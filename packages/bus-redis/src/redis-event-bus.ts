@@ -1,5 +1,6 @@
 import {
   BusClosedError,
+  ConfigError,
   EnvelopeCodec,
   NotConnectedError,
   TransportError,
@@ -16,6 +17,7 @@ import { Consumer } from './consumer.js';
 import { DeadLetters } from './dlq.js';
 import { Publisher } from './publisher.js';
 import { newCounters, type MutableCounters, type RedisEventBusStats } from './stats.js';
+import { honestLag, pairs, trimmedBeforeRead } from './stream-info.js';
 
 /** What `getStreamInfo()` returns. */
 export interface RedisStreamInfo {
@@ -28,8 +30,20 @@ export interface RedisStreamInfo {
     /** Entries read by the group and not yet acknowledged. */
     readonly pending: number;
     readonly lastDeliveredId: string;
-    /** Entries not yet read by the group, when Redis can tell (7.0+). */
-    readonly lag: number | undefined;
+    /**
+     * Entries in the stream not yet read by the group: Redis 7's counter, but 0 once the group
+     * has read the newest entry and never more than the stream's length (Redis keeps counting
+     * trimmed entries the group skipped). null when Redis cannot tell (before 7.0, or entries were
+     * deleted past the group's position). Entries trimmed before the group read them are not in
+     * it: see `trimmedBeforeRead`.
+     */
+    readonly lag: number | null;
+    /**
+     * Entries trimmed (or deleted) from the stream before this group read them, while the group
+     * has not yet read past the gap; 0 when none; null when Redis cannot tell. Nonzero means
+     * the group lost events: raise maxLen / maxAgeMs.
+     */
+    readonly trimmedBeforeRead: number | null;
   }>;
   /** Members of this bus's group. */
   readonly consumers: ReadonlyArray<{ readonly name: string; readonly pending: number; readonly idleMs: number }>;
@@ -66,6 +80,8 @@ export class RedisEventBus extends EventBusBase implements BrokerEventBus {
   readonly #counters: MutableCounters = newCounters();
   #connected = false;
   #consumeRequested = false;
+  #warnedNoSubscriptions = false;
+  #consumedOnce = false;
 
   constructor(options: RedisEventBusOptions = {}) {
     super(options);
@@ -99,14 +115,28 @@ export class RedisEventBus extends EventBusBase implements BrokerEventBus {
     this.#connected = true;
   }
 
-  /** Consumes until stopConsuming() or shutdown(); resolves when consumption has stopped. */
+  /**
+   * Consumes until stopConsuming() or shutdown(); resolves when consumption has stopped. Started
+   * while Redis is unreachable, it waits for Redis (health() says why meanwhile); it rejects with
+   * TransportError only when Redis refuses for good (permissions, a key of the wrong type), and
+   * health() then stays unhealthy until stopConsuming().
+   */
   async startConsuming(): Promise<void> {
     this.#assertUsable('startConsuming');
     this.#consumeRequested = true;
+    this.#consumedOnce = true;
+    if (!this.#warnedNoSubscriptions && this.getSubscriberCount() + this.getWildcardSubscriberCount() === 0) {
+      this.#warnedNoSubscriptions = true;
+      this.logger.warn(
+        'Consuming started with no subscriptions: every entry this group reads is acknowledged as skipped. Subscribe before startConsuming().',
+        { stream: this.config.keys.stream, group: this.config.consumerGroup },
+      );
+    }
     try {
       await this.#consumer.start();
-    } finally {
-      if (!this.#consumer.running) this.#consumeRequested = false;
+    } catch (error) {
+      if (error instanceof TransportError) throw error;
+      throw new TransportError(`Consuming from ${this.config.keys.stream} stopped: ${redact(errorMessage(error))}`, { cause: error });
     }
   }
 
@@ -126,11 +156,16 @@ export class RedisEventBus extends EventBusBase implements BrokerEventBus {
     if (!this.#connected) {
       return { healthy: false, connected: false, consuming: false, lastError: this.isClosed ? 'bus is shut down' : 'connect() has not been called', since: undefined };
     }
-    return this.#connections.health(this.#consumeRequested, this.#consumer.running);
+    return this.#connections.health(this.#consumeRequested, this.#consumer.running, this.#consumer.problem);
+  }
+
+  /** Before connect() even a background publish is refused at once, not accepted and then lost. */
+  protected override assertCanPublish(): void {
+    if (!this.#connected) throw this.isClosed ? new BusClosedError('publish') : new NotConnectedError('publish');
   }
 
   protected async publishNow(events: readonly DomainEvent[]): Promise<void> {
-    if (!this.#connected) throw new NotConnectedError('publish');
+    if (!this.#connected) throw this.isClosed ? new BusClosedError('publish') : new NotConnectedError('publish');
     await this.#publisher.publish(this.#connections.commands, events);
     this.#counters.eventsPublished += events.length;
   }
@@ -146,9 +181,14 @@ export class RedisEventBus extends EventBusBase implements BrokerEventBus {
 
   // ── dead letters ───────────────────────────────────────────────────────────
 
+  /** Oldest first, at most `count` (default 100); `count: 0` returns []. */
   getDlqMessages(options: { count?: number } = {}): Promise<DeadLetterMessage[]> {
     const count = options.count ?? 100;
-    return this.#admin('getDlqMessages', (client) => this.#deadLetters.list(client, Math.max(1, Math.floor(count))));
+    if (!Number.isInteger(count) || count < 0) {
+      return Promise.reject(new ConfigError('count', `must be an integer >= 0; received ${String(count)}.`));
+    }
+    if (count === 0) return this.#admin('getDlqMessages', () => Promise.resolve([]));
+    return this.#admin('getDlqMessages', (client) => this.#deadLetters.list(client, count));
   }
 
   getDlqMessageCount(): Promise<number> {
@@ -171,13 +211,15 @@ export class RedisEventBus extends EventBusBase implements BrokerEventBus {
   getStreamInfo(): Promise<RedisStreamInfo> {
     return this.#admin('getStreamInfo', async (client) => {
       const { keys, consumerGroup } = this.config;
-      const [length, groupsRaw, consumersRaw, scheduledRetries, dlqMessages] = await Promise.all([
+      const [length, streamRaw, groupsRaw, consumersRaw, scheduledRetries, dlqMessages] = await Promise.all([
         client.call('XLEN', [keys.stream]).then(Number),
+        client.call('XINFO', ['STREAM', keys.stream]).catch(() => []),
         client.call('XINFO', ['GROUPS', keys.stream]).catch(() => []),
         client.call('XINFO', ['CONSUMERS', keys.stream, consumerGroup]).catch(() => []),
         client.call('ZCARD', [keys.retrySchedule]).then(Number),
         client.call('XLEN', [keys.dlq]).then(Number),
       ]);
+      const stream = pairs(streamRaw);
       const groups = (groupsRaw as unknown[]).map((raw) => {
         const g = pairs(raw);
         return {
@@ -185,7 +227,8 @@ export class RedisEventBus extends EventBusBase implements BrokerEventBus {
           consumers: Number(g.consumers ?? 0),
           pending: Number(g.pending ?? 0),
           lastDeliveredId: String(g['last-delivered-id'] ?? ''),
-          lag: g.lag === undefined || g.lag === null ? undefined : Number(g.lag),
+          lag: honestLag(stream, g, length),
+          trimmedBeforeRead: trimmedBeforeRead(stream, g) ?? null,
         };
       });
       const consumers = (consumersRaw as unknown[]).map((raw) => {
@@ -209,6 +252,7 @@ export class RedisEventBus extends EventBusBase implements BrokerEventBus {
   protected override async performShutdown(deadline: number): Promise<ShutdownResult> {
     this.#consumeRequested = false;
     const consumerDrained = await this.#consumer.stop(deadline);
+    if (consumerDrained && this.#consumedOnce && this.#connected) await this.#consumer.leaveGroup();
     const result = await this.drainBackground(deadline);
     await this.#connections.close();
     this.#connected = false;
@@ -233,12 +277,4 @@ export class RedisEventBus extends EventBusBase implements BrokerEventBus {
     this.#assertOpen(operation);
     if (!this.#connected) throw new NotConnectedError(operation);
   }
-}
-
-/** XINFO replies are flat [name, value, …] lists. */
-function pairs(raw: unknown): Record<string, unknown> {
-  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  if (Array.isArray(raw)) for (let i = 0; i + 1 < raw.length; i += 2) out[String(raw[i])] = raw[i + 1];
-  else if (raw !== null && typeof raw === 'object') Object.assign(out, raw);
-  return out;
 }

@@ -1,9 +1,17 @@
-import type { Logger } from '@eventsource/core';
+import { HEADER, type Logger } from '@eventsource/core';
 import { deadLetterHeaders, errorMessage, stripFailureHeaders, type DeadLetterDetails, type DeadLetterInfo } from '@eventsource/core/transport';
 import type { ResolvedConfig } from './config.js';
-import type { Connections } from './connection.js';
+import { isPermanentReplyError, type Connections } from './connection.js';
 import { encodeRetryPayload, messageToFields, type EntryMessage } from './entry.js';
-import { RETRY_DONE, RETRY_TO_DLQ, RETRY_TO_RETRY, STREAM_TO_DLQ, STREAM_TO_RETRY, runScript } from './scripts.js';
+import {
+  MAX_DEAD_LETTER_VALUES,
+  RETRY_DONE,
+  RETRY_TO_DLQ,
+  RETRY_TO_RETRY,
+  STREAM_TO_DLQ,
+  STREAM_TO_RETRY,
+  runScript,
+} from './scripts.js';
 import type { MutableCounters } from './stats.js';
 
 /** One entry handed to this consumer, from the shared stream or from the group's retry schedule. */
@@ -30,6 +38,25 @@ export function originalIdOf(delivery: Delivery): string {
   return delivery.source === 'stream' ? delivery.id : delivery.originalId;
 }
 
+/**
+ * How a settlement write ended: `done`; `skipped` (another member had settled the entry first);
+ * `abandoned` (Redis unreachable until the shutdown deadline: the entry stays pending); `failed`
+ * (Redis refused the write for good, e.g. a script error or a missing permission).
+ */
+type WriteResult = 'done' | 'skipped' | 'abandoned' | 'failed';
+
+/** Envelope headers a minimal dead letter keeps: enough to identify, decode and trace the event. */
+const ENVELOPE_HEADERS: readonly string[] = [
+  HEADER.eventType,
+  HEADER.eventId,
+  HEADER.aggregateType,
+  HEADER.aggregateId,
+  HEADER.aggregateVersion,
+  HEADER.contentType,
+  HEADER.traceparent,
+  HEADER.tracestate,
+];
+
 interface AckBatch {
   readonly ids: string[];
   readonly done: Promise<void>;
@@ -40,8 +67,11 @@ interface AckBatch {
  * How an outcome becomes durable in Redis. Every path that writes something (a retry, a dead
  * letter) does so in the same Lua script that acknowledges the original, so the entry is never
  * acknowledged without its successor existing. Plain acks are batched into one XACK per tick.
- * A write that fails (Redis down) is tried again with backoff until it succeeds or the bus gives
- * up at its shutdown deadline; an entry left unsettled stays pending and is redelivered.
+ * A write that fails because Redis is unreachable is tried again with backoff until it succeeds
+ * or the bus gives up at its shutdown deadline; an entry left unsettled stays pending and is
+ * redelivered. A write Redis refuses for good is never retried: a dead letter falls back to a
+ * minimal one, anything else is logged and left pending for redelivery (and, past
+ * maxDeliveries, dead-lettered).
  */
 export class Settler {
   readonly #connections: Connections;
@@ -54,6 +84,8 @@ export class Settler {
   readonly #flushing = new Set<Promise<void>>();
   /** After this time (ms since epoch) failing writes are given up and left for redelivery. */
   abandonAt = Number.POSITIVE_INFINITY;
+  /** Settlements given up at the shutdown deadline since the last start (their entries stay pending). */
+  abandoned = 0;
 
   constructor(
     connections: Connections,
@@ -76,7 +108,9 @@ export class Settler {
     if (delivery.source === 'retry') {
       const { retrySchedule, retryData } = this.#config.keys;
       return this.#durable('remove a finished retry', () => runScript(this.#connections.commands, RETRY_DONE, [retrySchedule, retryData], [delivery.id])).then(
-        () => undefined,
+        (result) => {
+          if (result === 'abandoned') this.abandoned++;
+        },
       );
     }
     let batch = this.#batch;
@@ -97,7 +131,7 @@ export class Settler {
     const payload = encodeRetryPayload({ o: originalId, f: messageToFields(headers, delivery.message) });
     const retryId = `${originalId}/${attempt}`;
     const delay = Math.max(0, Math.round(delayMs));
-    const written = await this.#durable('schedule a retry', () =>
+    const result = await this.#durable('schedule a retry', () =>
       delivery.source === 'stream'
         ? runScript(this.#connections.commands, STREAM_TO_RETRY, [keys.stream, keys.retrySchedule, keys.retryData], [
             consumerGroup,
@@ -105,35 +139,42 @@ export class Settler {
             delay,
             retryId,
             payload,
-          ]).then(() => 1)
+          ])
         : runScript(this.#connections.commands, RETRY_TO_RETRY, [keys.retrySchedule, keys.retryData], [delivery.id, retryId, delay, payload]),
     );
-    if (written) {
+    if (result === 'done') {
       this.#counters.eventsRetried++;
       this.#onRetryScheduled(delay);
+      return true;
     }
-    return written;
+    this.#afterUnwritten(delivery, 'schedule a retry', result);
+    return false;
   }
 
   async deadLetter(delivery: Delivery, details: DeadLetterDetails): Promise<boolean> {
     const { keys, consumerGroup, enableDlq } = this.#config;
+    const info: DeadLetterInfo = {
+      ...details,
+      originalDestination: keys.stream,
+      originalId: originalIdOf(delivery),
+      consumerGroup,
+      deadLetteredAt: new Date().toISOString(),
+    };
     let fields: string[] = [];
     if (enableDlq) {
-      const info: DeadLetterInfo = {
-        ...details,
-        originalDestination: keys.stream,
-        originalId: originalIdOf(delivery),
-        consumerGroup,
-        deadLetteredAt: new Date().toISOString(),
-      };
       fields = messageToFields({ ...stripFailureHeaders(delivery.message.headers), ...deadLetterHeaders(info) }, delivery.message);
+      if (fields.length > MAX_DEAD_LETTER_VALUES) fields = this.#minimalDeadLetter(delivery, info, fields.length / 2);
     }
-    const written = await this.#durable(enableDlq ? 'write a dead letter' : 'drop an entry', () =>
-      delivery.source === 'stream'
-        ? runScript(this.#connections.commands, STREAM_TO_DLQ, [keys.stream, keys.dlq], [consumerGroup, delivery.id, ...fields]).then(() => 1)
-        : runScript(this.#connections.commands, RETRY_TO_DLQ, [keys.retrySchedule, keys.retryData, keys.dlq], [delivery.id, ...fields]),
-    );
-    if (!written) return false;
+    const what = enableDlq ? 'write a dead letter' : 'drop an entry';
+    let result = await this.#writeDeadLetter(delivery, fields, what);
+    if (result === 'failed' && enableDlq) {
+      const minimal = this.#minimalDeadLetter(delivery, info, fields.length / 2);
+      if (minimal.length < fields.length) result = await this.#writeDeadLetter(delivery, minimal, 'write a minimal dead letter');
+    }
+    if (result !== 'done') {
+      this.#afterUnwritten(delivery, what, result);
+      return false;
+    }
     if (enableDlq) {
       this.#counters.eventsDeadLettered++;
       this.#logger.warn('Entry dead-lettered', {
@@ -157,6 +198,40 @@ export class Settler {
     return true;
   }
 
+  #writeDeadLetter(delivery: Delivery, fields: readonly string[], what: string): Promise<WriteResult> {
+    const { keys, consumerGroup, dlqMaxLen } = this.#config;
+    return this.#durable(what, () =>
+      delivery.source === 'stream'
+        ? runScript(this.#connections.commands, STREAM_TO_DLQ, [keys.stream, keys.dlq], [consumerGroup, delivery.id, dlqMaxLen, ...fields])
+        : runScript(this.#connections.commands, RETRY_TO_DLQ, [keys.retrySchedule, keys.retryData, keys.dlq], [delivery.id, dlqMaxLen, ...fields]),
+    );
+  }
+
+  /**
+   * A dead letter Redis can always take: the body, the key, the envelope headers and why. Used
+   * for entries with more fields than a script can pass on, and when the full one was refused.
+   */
+  #minimalDeadLetter(delivery: Delivery, info: DeadLetterInfo, fieldCount: number): string[] {
+    const kept: Record<string, string> = Object.create(null) as Record<string, string>;
+    for (const name of ENVELOPE_HEADERS) {
+      const value = delivery.message.headers[name];
+      if (value !== undefined) kept[name] = value;
+    }
+    const note = ` (the entry had ${fieldCount} fields; this dead letter keeps only the envelope headers, key and body)`;
+    return messageToFields({ ...kept, ...deadLetterHeaders({ ...info, errorMessage: info.errorMessage + note }) }, delivery.message);
+  }
+
+  #afterUnwritten(delivery: Delivery, what: string, result: WriteResult): void {
+    if (result === 'abandoned') this.abandoned++;
+    else if (result === 'failed') {
+      this.#logger.error(`Redis refused to ${what}; the entry stays pending and is handed out again after reclaimIdleMs`, {
+        stream: this.#config.keys.stream,
+        group: this.#config.consumerGroup,
+        id: originalIdOf(delivery),
+      });
+    }
+  }
+
   /** Resolves when every acknowledgement handed over so far is written (or given up). */
   async flush(): Promise<void> {
     if (this.#batch) this.#flushBatch();
@@ -170,7 +245,8 @@ export class Settler {
     const { keys, consumerGroup } = this.#config;
     const running = this.#durable('acknowledge entries', () =>
       this.#connections.commands.call('XACK', [keys.stream, consumerGroup, ...batch.ids]).then(() => 1),
-    ).then(() => {
+    ).then((result) => {
+      if (result === 'abandoned') this.abandoned += batch.ids.length;
       this.#flushing.delete(running);
       // Written, or given up at the deadline (then still pending in Redis): either way no longer ours to keep alive.
       this.#onAcked(batch.ids);
@@ -179,20 +255,23 @@ export class Settler {
     this.#flushing.add(running);
   }
 
-  /** Runs `write` until it succeeds; false when given up at the deadline (the entry stays pending). */
-  async #durable(what: string, write: () => Promise<unknown>): Promise<boolean> {
+  /** Runs `write` until it succeeds, Redis refuses it for good, or the shutdown deadline passes. */
+  async #durable(what: string, write: () => Promise<unknown>): Promise<WriteResult> {
     let delay = this.#config.reconnectBaseDelayMs;
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await write();
-        // Retry-schedule scripts answer 0 when another consumer settled the same retry first.
-        return result !== 0;
+        // Settlement scripts answer 0 when another member settled the same entry first.
+        return (await write()) === 0 ? 'skipped' : 'done';
       } catch (error) {
+        if (isPermanentReplyError(error)) {
+          this.#logger.error(`Could not ${what}: Redis refused it, so trying again cannot help`, { error: errorMessage(error) });
+          return 'failed';
+        }
         if (Date.now() + delay > this.abandonAt) {
           this.#logger.error(`Could not ${what} before the shutdown deadline; the entry stays pending and will be redelivered`, {
             error: errorMessage(error),
           });
-          return false;
+          return 'abandoned';
         }
         if (attempt === 1 || attempt % 20 === 0) {
           this.#logger.warn(`Could not ${what}; trying again`, { attempt, error: errorMessage(error) });

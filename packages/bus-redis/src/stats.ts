@@ -18,8 +18,14 @@ export interface RedisEventBusStats {
   readonly eventsSkipped: number;
   /** Entries acknowledged without a dead letter because enableDlq is false. */
   readonly eventsDropped: number;
-  /** Entries trimmed from the stream before this group acknowledged them (raise maxLen). */
-  readonly eventsTrimmedUnacked: number;
+  /**
+   * Entries trimmed from the stream before this group read them: lost for the group (raise
+   * maxLen / maxAgeMs). Seen by this member's periodic check; several members may each count
+   * the same gap.
+   */
+  readonly eventsTrimmedUnread: number;
+  /** Entries this group read but that were trimmed from the stream before they were settled (reclaim found them gone). */
+  readonly eventsTrimmedPending: number;
   readonly handlersInvoked: number;
   readonly handlerErrors: number;
   /** Times a lost connection came back. */
@@ -43,7 +49,8 @@ export function newCounters(): MutableCounters {
     eventsDeadLettered: 0,
     eventsSkipped: 0,
     eventsDropped: 0,
-    eventsTrimmedUnacked: 0,
+    eventsTrimmedUnread: 0,
+    eventsTrimmedPending: 0,
     handlersInvoked: 0,
     handlerErrors: 0,
   };

@@ -1,7 +1,7 @@
 import { ConfigError } from '@eventsource/core';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS, redisKeys } from '../src/index.js';
-import { maskUrl, resolveConfig } from '../src/config.js';
+import { maskUrl, redact, resolveConfig } from '../src/config.js';
 
 describe('resolveConfig', () => {
   it('keeps the seed guide names and defaults', () => {
@@ -15,7 +15,8 @@ describe('resolveConfig', () => {
       maxRetries: 3,
       enableDlq: true,
       reclaimIdleMs: 60_000,
-      maxDeliveries: 4,
+      maxDeliveries: 10,
+      dlqMaxLen: 0,
       maxLen: 1_000_000,
       maxAgeMs: 0,
       maxInFlight: 10,
@@ -56,6 +57,8 @@ describe('resolveConfig', () => {
     [{ blockMs: -1 }, 'blockMs'],
     [{ maxRetries: 1.5 }, 'maxRetries'],
     [{ maxInFlight: 0 }, 'maxInFlight'],
+    [{ dlqMaxLen: -1 }, 'dlqMaxLen'],
+    [{ maxDeliveries: 0 }, 'maxDeliveries'],
     [{ consumerGroup: '' }, 'consumerGroup'],
     [{ streamPrefix: 'has space' }, 'streamPrefix'],
     [{ reclaimIdleMs: 10 }, 'reclaimIdleMs'],
@@ -91,5 +94,13 @@ describe('maskUrl', () => {
     expect(maskUrl('redis://user:secret@cache.internal:6380/2')).toBe('redis://user:***@cache.internal:6380/2');
     expect(maskUrl('rediss://:secret@cache.internal:6380')).not.toContain('secret');
     expect(maskUrl('redis://localhost:6379')).toBe('redis://localhost:6379');
+  });
+
+  it('masks a token in the username position and a password containing @, in URLs and in messages', () => {
+    expect(maskUrl('redis://s3cr3t-token@cache.internal:6379')).toBe('redis://***@cache.internal:6379');
+    expect(maskUrl('redis://user:p@ss-w0rd@cache.internal:6379/0')).toBe('redis://user:***@cache.internal:6379/0');
+    const message = redact('lost redis://user:p@ss@w0rd@a:1 and rediss://tok@b:2/1; mail admin@example.com');
+    expect(message).toBe('lost redis://user:***@a:1 and rediss://***@b:2/1; mail admin@example.com');
+    expect(message).not.toMatch(/w0rd|tok@/);
   });
 });

@@ -224,7 +224,7 @@ describe.skipIf(!broker)('RedisEventBus on a real Redis', () => {
   it('an entry that keeps getting abandoned is dead-lettered after maxDeliveries', async () => {
     const p = prefix('crashloop');
     await raw.xgroup('CREATE', `${p}:stream`, 'g1', '0', 'MKSTREAM');
-    const b = await bus(p, { reclaimIdleMs: 200, maxRetries: 1 });
+    const b = await bus(p, { reclaimIdleMs: 200, maxDeliveries: 2 });
     let invoked = 0;
     b.subscribe(OrderPlaced, () => void invoked++);
     await b.publish([order(1)]);
