@@ -9,7 +9,7 @@ import {
   type Tracer,
 } from '@eventsource/core';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { RedisEventBus } from '../src/index.js';
 import {
   OrderPlaced,
@@ -17,38 +17,19 @@ import {
   REDIS_URL,
   broker,
   busOptions,
-  deleteKeys,
-  newBus,
   order,
-  uniquePrefix,
+  redisTestScope,
   waitFor,
 } from './support/redis.js';
 
 describe.skipIf(!broker)('RedisEventBus on a real Redis', () => {
-  const prefixes: string[] = [];
-  const buses: RedisEventBus[] = [];
+  const scope = redisTestScope();
+  const prefix = scope.prefix;
+  const bus = scope.bus;
   let raw: Redis;
-
-  beforeAll(async () => {
-    raw = new Redis(REDIS_URL, { lazyConnect: true });
-    await raw.connect();
+  beforeAll(() => {
+    raw = scope.raw();
   });
-  afterAll(async () => {
-    await Promise.all(buses.map((bus) => bus.shutdown(2000)));
-    for (const prefix of prefixes) await deleteKeys(prefix);
-    await raw.quit();
-  });
-
-  function prefix(label: string): string {
-    const p = uniquePrefix(label);
-    prefixes.push(p);
-    return p;
-  }
-  async function bus(p: string, extra: Parameters<typeof newBus>[1] = {}): Promise<RedisEventBus> {
-    const b = await newBus(p, extra);
-    buses.push(b);
-    return b;
-  }
   async function pendingOf(p: string, group = 'g1'): Promise<number> {
     const summary = (await raw.call('XPENDING', [`${p}:stream`, group])) as [number, ...unknown[]];
     return Number(summary[0]);

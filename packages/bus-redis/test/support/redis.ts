@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EventRegistry, defineEvent, fields, silentLogger } from '@eventsource/core';
 import { requireBroker } from '@eventsource/test-brokers';
 import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 import { RedisEventBus, type RedisEventBusOptions } from '../../src/index.js';
 
 /** The shared Redis: REDIS_URL, else a container; none means a loud skip, and under CI=true a failure. */
@@ -85,3 +86,44 @@ const consoleDebugLogger = {
   warn: (m: string, f?: object) => console.log('[warn]', m, f ?? ''),
   error: (m: string, f?: object) => console.log('[error]', m, f ?? ''),
 };
+
+/**
+ * Registers beforeAll/afterAll for a describe block: a raw client for assertions, and buses and
+ * key prefixes that are shut down and deleted afterwards.
+ */
+export function redisTestScope(): {
+  readonly raw: () => Redis;
+  prefix(label: string): string;
+  bus(prefix: string, extra?: RedisEventBusOptions): Promise<RedisEventBus>;
+  track(bus: RedisEventBus): RedisEventBus;
+} {
+  const prefixes: string[] = [];
+  const buses: RedisEventBus[] = [];
+  let raw: Redis | undefined;
+  beforeAll(async () => {
+    raw = new Redis(REDIS_URL, { lazyConnect: true });
+    await raw.connect();
+  });
+  afterAll(async () => {
+    await Promise.all(buses.map((bus) => bus.shutdown(2000)));
+    for (const prefix of prefixes) await deleteKeys(prefix);
+    await raw?.quit();
+  });
+  return {
+    raw: () => raw!,
+    prefix(label) {
+      const p = uniquePrefix(label);
+      prefixes.push(p);
+      return p;
+    },
+    async bus(p, extra = {}) {
+      const b = await newBus(p, extra);
+      buses.push(b);
+      return b;
+    },
+    track(bus) {
+      buses.push(bus);
+      return bus;
+    },
+  };
+}

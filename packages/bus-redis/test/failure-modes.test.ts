@@ -13,9 +13,10 @@ import {
   type Tracer,
 } from '@eventsource/core';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { RedisEventBus, type RedisEventBusOptions } from '../src/index.js';
-import { OrderPlaced, REDIS_URL, broker, busOptions, deleteKeys, newBus, order, uniquePrefix, waitFor } from './support/redis.js';
+import { OrderPlaced, REDIS_URL, broker, busOptions, order, redisTestScope,
+  waitFor } from './support/redis.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 
 /** A logger that keeps every warning and error line, with its fields, for assertions. */
@@ -31,35 +32,16 @@ function gate(): { readonly wait: Promise<void>; readonly open: () => void } {
   return { wait, open };
 }
 
-describe.skipIf(!broker)('review fixes on a real Redis', () => {
-  const prefixes: string[] = [];
-  const buses: RedisEventBus[] = [];
+describe.skipIf(!broker)('failure modes on a real Redis', () => {
+  const scope = redisTestScope();
+  const prefix = scope.prefix;
+  const bus = scope.bus;
   let raw: Redis;
-
-  beforeAll(async () => {
-    raw = new Redis(REDIS_URL, { lazyConnect: true });
-    await raw.connect();
+  beforeAll(() => {
+    raw = scope.raw();
   });
-  afterAll(async () => {
-    await Promise.all(buses.map((bus) => bus.shutdown(2000)));
-    for (const prefix of prefixes) await deleteKeys(prefix);
-    await raw.quit();
-  });
-
-  function prefix(label: string): string {
-    const p = uniquePrefix(label);
-    prefixes.push(p);
-    return p;
-  }
-  async function bus(p: string, extra: RedisEventBusOptions = {}): Promise<RedisEventBus> {
-    const b = await newBus(p, extra);
-    buses.push(b);
-    return b;
-  }
   function unconnected(p: string, extra: RedisEventBusOptions = {}): RedisEventBus {
-    const b = new RedisEventBus(busOptions(p, extra));
-    buses.push(b);
-    return b;
+    return scope.track(new RedisEventBus(busOptions(p, extra)));
   }
 
   it('entries fetched but never started at a shutdown deadline go back without a delivery counted against them', async () => {
