@@ -1,4 +1,5 @@
 import { defineEvent, fields, type EventOf } from '@eventsource/core';
+import { z } from 'zod';
 
 // One declaration gives the class (for `new` and `subscribe`) and, with EventOf, the type.
 export const OrderCreated = defineEvent('OrderCreated', {
@@ -18,3 +19,11 @@ export const CustomerNotified = defineEvent('CustomerNotified', {
   payload: fields<{ channel: 'email' | 'sms' }>(),
 });
 export type CustomerNotified = EventOf<typeof CustomerNotified>;
+
+// A Standard Schema payload (zod here): the type is inferred and every instance is validated,
+// when constructed and again when decoded from a broker.
+export const PaymentCaptured = defineEvent('PaymentCaptured', {
+  aggregateType: 'Payment',
+  payload: z.object({ amountCents: z.number().int().positive(), currency: z.string().length(3) }),
+});
+export type PaymentCaptured = EventOf<typeof PaymentCaptured>;

@@ -5,7 +5,13 @@ import {
   EnvelopeDecodeError,
   InMemoryEventBus,
   InMemoryEventStore,
+  DuplicateEventTypeError,
+  InvalidEventError,
   InvalidHandlerError,
+  RetryPolicy,
+  UnknownEventTypeError,
+  defaultRegistry,
+  defineEvent,
   silentLogger,
   type DomainEvent,
   type Logger,
@@ -13,7 +19,7 @@ import {
   type Tracer,
   extractTraceContext,
 } from '@eventsource/core';
-import { CustomerNotified, OrderCreated, OrderShipped } from './events.js';
+import { CustomerNotified, OrderCreated, OrderShipped, PaymentCaptured } from './events.js';
 import { OrderAggregate } from './order-aggregate.js';
 
 export interface QuickstartResult {
@@ -24,6 +30,10 @@ export interface QuickstartResult {
   readonly backgroundHandled: number;
   readonly decodeRejection: string;
   readonly repositoryPublished: readonly string[];
+  readonly frozen: boolean;
+  readonly causationLinked: boolean;
+  readonly duplicateCode: string;
+  readonly validationReason: string;
 }
 
 /** Runs every step of the guide on the in-memory bus, writing what happens to `print`. */
@@ -120,7 +130,56 @@ export async function runQuickstart(print: (line: string) => void): Promise<Quic
     print(`  hostile input rejected: ${(error as Error).message}`);
   }
 
-  section('7. Stats, tracing and shutdown');
+  section('7. Events, the registry and payload validation');
+  const created = new OrderCreated({ aggregateId: orderId, customerId: 'customer-456', metadata: { source: 'demo' } });
+  print(`  fields: eventId=${created.eventId.slice(0, 8)}… eventType=${created.eventType} v${created.eventVersion} aggregate=${created.aggregateType}#${created.aggregateVersion}`);
+  print(`          occurredAt=${created.occurredAt.toISOString()} correlationId=${created.correlationId === created.eventId ? '(its own id)' : created.correlationId}`);
+  let frozen = false;
+  try {
+    (created as { customerId: string }).customerId = 'someone else';
+  } catch (error) {
+    frozen = error instanceof TypeError;
+  }
+  print(`  events are immutable: assigning a field throws TypeError → ${frozen ? 'yes' : 'no'}`);
+  const notified = new CustomerNotified({ aggregateId: 'customer-456', channel: 'email' }).withCausation(created);
+  const causationLinked = notified.causationId === created.eventId && notified.correlationId === created.correlationId;
+  print(`  withCausation: causationId=${notified.causationId?.slice(0, 8)}… correlationId shared → ${causationLinked ? 'yes' : 'no'}`);
+  let duplicateCode = '';
+  try {
+    defineEvent('OrderCreated', { aggregateType: 'Order' });
+  } catch (error) {
+    if (error instanceof DuplicateEventTypeError) duplicateCode = error.code;
+    // Paths shortened for the demo's output; the real message has them in full.
+    const message = (error as Error).message.replaceAll(`${process.cwd()}/`, '');
+    print(`  defining OrderCreated twice → ${duplicateCode}:\n    ${message.replace('; ', ';\n    ')}`);
+  }
+  try {
+    defaultRegistry.get('OrderCancelled');
+  } catch (error) {
+    if (error instanceof UnknownEventTypeError) print(`  unknown type → ${error.code}: known are ${error.knownTypes.join(', ')}`);
+  }
+  let validationReason = '';
+  try {
+    new PaymentCaptured({ aggregateId: 'payment-1', amountCents: -5, currency: 'EUR' });
+  } catch (error) {
+    if (error instanceof InvalidEventError) print(`  schema refuses a bad payload → ${error.code}: ${error.message}`);
+  }
+  try {
+    const forged = codec.encode(new PaymentCaptured({ aggregateId: 'payment-1', amountCents: 500, currency: 'EUR' }));
+    await codec.decode({ ...forged, body: forged.body.replace('"amountCents":500', '"amountCents":"lots"') });
+  } catch (error) {
+    if (error instanceof EnvelopeDecodeError) validationReason = error.reason;
+    print(`  …and the same schema guards what a broker delivers → reason ${validationReason}`);
+  }
+
+  section('8. Retry policy and unsubscribing');
+  const policy = new RetryPolicy({ baseDelay: 1000, maxDelay: 60_000, jitter: 0, maxRetries: 3 });
+  print(`  RetryPolicy delays: ${[1, 2, 3].map((n) => `${policy.delayFor(n)} ms`).join(', ')}; after 4 failures → ${policy.decide(4).kind}`);
+  const temporary = (): void => {};
+  const off = bus.subscribe(OrderShipped, temporary);
+  print(`  unsubscribe: ${off()} then ${bus.unsubscribe(OrderShipped, temporary)}`);
+
+  section('9. Stats, tracing and shutdown');
   const result = await bus.shutdown(5_000);
   print(`  shutdown drained=${result.drained}; slow background handler finished: ${backgroundHandled === 1 ? 'yes' : 'no'}`);
   const stats = bus.getStats();
@@ -136,6 +195,10 @@ export async function runQuickstart(print: (line: string) => void): Promise<Quic
     backgroundHandled,
     decodeRejection,
     repositoryPublished,
+    frozen,
+    causationLinked,
+    duplicateCode,
+    validationReason,
   };
 }
 

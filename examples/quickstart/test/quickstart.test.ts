@@ -31,3 +31,18 @@ it('the quick start demo shows every step working', async () => {
     new Set(['eventsource.event_bus.publish', 'eventsource.event_bus.dispatch', 'eventsource.event_bus.handle']),
   );
 });
+
+it('the demo shows events, the registry, validation and the retry policy at work', async () => {
+  const lines: string[] = [];
+  const result = await runQuickstart((line) => lines.push(line));
+  const output = lines.join('\n');
+  expect(result.frozen).toBe(true);
+  expect(result.causationLinked).toBe(true);
+  expect(result.duplicateCode).toBe('ES_DUPLICATE_EVENT_TYPE');
+  expect(output).toMatch(/tried to register the same name/);
+  expect(output).toContain('unknown type → ES_UNKNOWN_EVENT_TYPE: known are CustomerNotified, OrderCreated, OrderShipped, PaymentCaptured');
+  expect(output).toContain('schema refuses a bad payload → ES_INVALID_EVENT');
+  expect(result.validationReason).toBe('payload_invalid');
+  expect(output).toContain('RetryPolicy delays: 1000 ms, 2000 ms, 4000 ms; after 4 failures → dead-letter');
+  expect(output).toContain('unsubscribe: true then false');
+});
