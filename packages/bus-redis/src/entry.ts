@@ -26,7 +26,10 @@ export function appendFields(args: string[], envelope: Envelope): string[] {
 }
 
 export function fieldsToMessage(fields: readonly string[]): EntryMessage {
-  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  // A plain object keeps one hidden class for the usual envelope fields (a null-prototype object
+  // is a slow dictionary). A field named __proto__ is defined as an own property: kept as data,
+  // never assigned (which would replace the prototype).
+  const headers: Record<string, string> = {};
   let body: string | undefined;
   let key: string | undefined;
   for (let i = 0; i + 1 < fields.length; i += 2) {
@@ -34,6 +37,7 @@ export function fieldsToMessage(fields: readonly string[]): EntryMessage {
     const value = fields[i + 1]!;
     if (name === BODY_FIELD) body = value;
     else if (name === KEY_FIELD) key = value;
+    else if (name === '__proto__') Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true });
     else headers[name] = value;
   }
   return { headers, body, key };
