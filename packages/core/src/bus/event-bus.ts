@@ -195,6 +195,7 @@ export abstract class EventBusBase implements EventBus {
   /** Transports that subscribe per type on the broker (e.g. queue bindings) react here. */
   protected onSubscriptionsChanged(): void {}
 
+  /** True from the moment shutdown() is called, while it drains too. */
   get isClosed(): boolean {
     return this.#state !== 'open';
   }
