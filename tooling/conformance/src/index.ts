@@ -7,6 +7,7 @@ export type {
   TestBus,
   TestBusOptions,
 } from './types.js';
+export { EVERY_CAPABILITY } from './types.js';
 export {
   ConformanceEvents,
   UNREGISTERED_EVENT_TYPE,

@@ -25,6 +25,19 @@ export interface ConformanceCapabilities {
   exactInMemoryStats?: boolean;
 }
 
+/** Every capability switched on: the most scenarios the suite can register. */
+export const EVERY_CAPABILITY: Readonly<Required<ConformanceCapabilities>> = Object.freeze({
+  retries: true,
+  retryDoesNotBlock: true,
+  competingConsumers: true,
+  fanOutAcrossGroups: true,
+  redeliveryAfterCrash: true,
+  dlqAdmin: true,
+  rawInjection: true,
+  orderedPerPublish: true,
+  exactInMemoryStats: true,
+});
+
 export interface TestBusOptions {
   /** Consumer group; buses created with the same group in one context compete. Default 'conformance'. */
   group?: string;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeRegistration, eventually, gate, scenarioCount, withTimeout, type ConformanceCapabilities } from '../src/index.js';
+import { EVERY_CAPABILITY, describeRegistration, eventually, gate, scenarioCount, withTimeout, type ConformanceCapabilities } from '../src/index.js';
 import { ALL_SCENARIOS } from '../src/test-event-bus.js';
 
 const none: ConformanceCapabilities = {
@@ -11,17 +11,7 @@ const none: ConformanceCapabilities = {
   dlqAdmin: false,
   rawInjection: false,
 };
-const all: Required<ConformanceCapabilities> = {
-  retries: true,
-  retryDoesNotBlock: true,
-  competingConsumers: true,
-  fanOutAcrossGroups: true,
-  redeliveryAfterCrash: true,
-  dlqAdmin: true,
-  rawInjection: true,
-  orderedPerPublish: true,
-  exactInMemoryStats: true,
-};
+const all = EVERY_CAPABILITY;
 
 describe('eventually', () => {
   it('resolves with the value once the check stops throwing', async () => {
