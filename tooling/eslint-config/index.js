@@ -16,6 +16,16 @@ export default tseslint.config(
     },
   },
   {
+    // Promise mistakes a type checker can see: a promise nobody awaits or catches, and an async
+    // function where a void callback is expected (its rejection would go nowhere).
+    files: ['**/src/**/*.ts', '**/test/**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+    },
+  },
+  {
     // Plain Node scripts (tooling/scripts, configs).
     files: ['**/*.mjs', '**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },

@@ -173,7 +173,7 @@ export async function runQuickstart(print: (line: string) => void): Promise<Quic
   }
 
   section('8. Retry policy and unsubscribing');
-  const policy = new RetryPolicy({ baseDelay: 1000, maxDelay: 60_000, jitter: 0, maxRetries: 3 });
+  const policy = new RetryPolicy({ baseDelayMs: 1000, maxDelayMs: 60_000, jitter: 0, maxRetries: 3 });
   print(`  RetryPolicy delays: ${[1, 2, 3].map((n) => `${policy.delayFor(n)} ms`).join(', ')}; after 4 failures → ${policy.decide(4).kind}`);
   const temporary = (): void => {};
   const off = bus.subscribe(OrderShipped, temporary);

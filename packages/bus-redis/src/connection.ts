@@ -1,7 +1,7 @@
-import { TransportError, type BusHealth, type Logger } from '@eventsource/core';
-import { errorMessage } from '@eventsource/core/transport';
+import { TransportError, type Logger } from '@eventsource/core';
+import { errorMessage, redact, type ConnectionState } from '@eventsource/core/transport';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { isCluster, maskUrl, redact, type RedisEventBusOptions, type ResolvedConfig } from './config.js';
+import { isCluster, maskUrl, type RedisEventBusOptions, type ResolvedConfig } from './config.js';
 
 export type Client = Redis | Cluster;
 
@@ -110,22 +110,11 @@ export class Connections {
     }
   }
 
-  health(consumeRequested: boolean, consuming: boolean, consumerProblem?: { readonly lastError: string; readonly since: string }): BusHealth {
-    const commandsUp = this.commands.status === 'ready';
-    const readerUp = !consumeRequested || this.#reader?.status === 'ready';
-    const connected = commandsUp && readerUp;
-    const healthy = connected && (!consumeRequested || consuming);
-    if (healthy) return { healthy, connected, consuming };
-    return {
-      healthy,
-      connected,
-      consuming,
-      lastError:
-        this.#lastError ??
-        consumerProblem?.lastError ??
-        (consumeRequested && !consuming ? 'consumer loop is not running' : `not connected to ${this.#where}`),
-      since: this.#since ?? consumerProblem?.since ?? new Date().toISOString(),
-    };
+  /** Both connections in use are ready; otherwise the outage and its last error. */
+  state(): ConnectionState {
+    const connected = this.commands.status === 'ready' && (this.#reader === undefined || this.#reader.status === 'ready');
+    if (connected) return { connected };
+    return { connected, lastError: this.#lastError ?? `not connected to ${this.#where}`, since: this.#since ?? new Date().toISOString() };
   }
 
   async close(): Promise<void> {
@@ -219,8 +208,6 @@ export class Connections {
     });
   }
 }
-
-export { redact };
 
 /** Reply errors that say "not now" rather than "never": retrying them can succeed. */
 const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|NOREPLICAS|OOM|MOVED|ASK|UNBLOCKED)\b/;

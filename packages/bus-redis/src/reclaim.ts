@@ -1,12 +1,12 @@
+import type { Claim } from '@eventsource/core/transport';
 import type { ResolvedConfig } from './config.js';
 import type { Client } from './connection.js';
-import { fieldsToMessage, parseEntries } from './entry.js';
-import { TOUCH_RETRIES, runScript } from './scripts.js';
-import type { Delivery } from './settle.js';
+import { fieldsToMessage, parseEntries, type Field } from './entry.js';
+import { streamDelivery, type RedisDelivery } from './settle.js';
 
 export interface ReclaimResult {
   /** Entries now owned by this consumer, with how often Redis has handed each out. */
-  readonly deliveries: Delivery[];
+  readonly deliveries: RedisDelivery[];
   /** Pending entries whose data was trimmed away before anyone acknowledged them. */
   readonly trimmed: string[];
 }
@@ -14,8 +14,8 @@ export interface ReclaimResult {
 /**
  * Takes over entries that another member of the group read and then abandoned (it crashed, or
  * lost its connection for longer than `reclaimIdleMs`). XAUTOCLAIM only moves entries idle for
- * at least that long, and live consumers keep their in-flight entries' idle time near zero
- * ({@link keepAlive}), so work still in progress is never taken away.
+ * at least that long, and live consumers keep their started entries' idle time near zero
+ * (the Lease), so work still in progress is never taken away.
  */
 export class Reclaimer {
   readonly #config: ResolvedConfig;
@@ -25,9 +25,9 @@ export class Reclaimer {
     this.#config = config;
   }
 
-  async reclaim(client: Client, count: number, owned: ReadonlySet<string>): Promise<ReclaimResult> {
+  async reclaim(client: Client, count: number, owned: ReadonlySet<string>, claim: Claim): Promise<ReclaimResult> {
     const { keys, consumerGroup, consumerName, reclaimIdleMs } = this.#config;
-    const reply = (await client.call('XAUTOCLAIM', [
+    const reply = (await client.callBuffer('XAUTOCLAIM', [
       keys.stream,
       consumerGroup,
       consumerName,
@@ -36,27 +36,22 @@ export class Reclaimer {
       'COUNT',
       String(count),
     ])) as unknown[];
-    this.#cursor = typeof reply[0] === 'string' ? reply[0] : '0-0';
+    this.#cursor = reply[0] === undefined || reply[0] === null ? '0-0' : String(reply[0]);
     const entries = parseEntries(reply[1]);
     // Redis >= 7 lists trimmed entries separately (and drops them from the pending list);
     // 6.2 returns them as entries without fields, still pending.
-    const trimmed = Array.isArray(reply[2]) ? reply[2].map(String) : [];
+    const trimmed = Array.isArray(reply[2]) ? (reply[2] as unknown[]).map(String) : [];
     const stale = entries.filter((e) => e.fields === null).map((e) => e.id);
     if (stale.length > 0) {
       await client.call('XACK', [keys.stream, consumerGroup, ...stale]);
       trimmed.push(...stale);
     }
-    const live = entries.filter((e): e is { id: string; fields: string[] } => e.fields !== null && !owned.has(e.id));
+    const live = entries.filter((e): e is { id: string; fields: Field[] } => e.fields !== null && !owned.has(e.id));
     if (live.length === 0) return { deliveries: [], trimmed };
 
     const counts = await deliveryCounts(client, this.#config, live.map((e) => e.id), owned.size);
     return {
-      deliveries: live.map((e) => ({
-        source: 'stream' as const,
-        id: e.id,
-        message: fieldsToMessage(e.fields),
-        deliveries: counts.get(e.id) ?? 2,
-      })),
+      deliveries: live.map((e) => streamDelivery(e.id, fieldsToMessage(e.fields), counts.get(e.id) ?? 2, claim)),
       trimmed,
     };
   }
@@ -86,26 +81,4 @@ export async function deliveryCounts(
     if (Array.isArray(row) && typeof row[0] === 'string') counts.set(row[0], Number(row[3]));
   }
   return counts;
-}
-
-/**
- * Marks entries this consumer is still working on as fresh: XCLAIM … JUSTID to itself resets an
- * entry's idle time without counting a delivery, and retries get their visibility timeout pushed
- * out again. Runs at a quarter of `reclaimIdleMs`, so a slow handler is never mistaken for a dead one.
- */
-export async function keepAlive(
-  client: Client,
-  config: ResolvedConfig,
-  streamIds: readonly string[],
-  retryIds: readonly string[],
-): Promise<void> {
-  const { keys, consumerGroup, consumerName, reclaimIdleMs } = config;
-  const work: Array<Promise<unknown>> = [];
-  for (let i = 0; i < streamIds.length; i += 500) {
-    work.push(client.call('XCLAIM', [keys.stream, consumerGroup, consumerName, '0', ...streamIds.slice(i, i + 500), 'JUSTID']));
-  }
-  for (let i = 0; i < retryIds.length; i += 500) {
-    work.push(runScript(client, TOUCH_RETRIES, [keys.retrySchedule], [reclaimIdleMs, ...retryIds.slice(i, i + 500)]));
-  }
-  await Promise.all(work);
 }

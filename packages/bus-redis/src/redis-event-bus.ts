@@ -1,22 +1,8 @@
-import {
-  BusClosedError,
-  ConfigError,
-  EnvelopeCodec,
-  NotConnectedError,
-  TransportError,
-  type BrokerEventBus,
-  type BusHealth,
-  type DeadLetterMessage,
-  type DomainEvent,
-  type ShutdownResult,
-} from '@eventsource/core';
-import { EventBusBase, MessageProcessor, errorMessage } from '@eventsource/core/transport';
+import { BrokerEventBusBase } from '@eventsource/core/transport';
 import { resolveConfig, type RedisEventBusOptions, type ResolvedConfig } from './config.js';
-import { Connections, redact } from './connection.js';
-import { Consumer } from './consumer.js';
-import { DeadLetters } from './dlq.js';
-import { Publisher } from './publisher.js';
-import { newCounters, type MutableCounters, type RedisEventBusStats } from './stats.js';
+import { RedisAdapter } from './redis-adapter.js';
+import type { RedisDelivery } from './settle.js';
+import type { RedisEventBusStats } from './stats.js';
 import { honestLag, pairs, trimmedBeforeRead } from './stream-info.js';
 
 /** What `getStreamInfo()` returns. */
@@ -70,146 +56,26 @@ export interface RedisStreamInfo {
  * await bus.shutdown();
  * ```
  */
-export class RedisEventBus extends EventBusBase implements BrokerEventBus {
+export class RedisEventBus extends BrokerEventBusBase<RedisDelivery> {
   readonly config: ResolvedConfig;
-  readonly #connections: Connections;
-  readonly #codec: EnvelopeCodec;
-  readonly #publisher: Publisher;
-  readonly #consumer: Consumer;
-  readonly #deadLetters: DeadLetters;
-  readonly #counters: MutableCounters = newCounters();
-  #connected = false;
-  #consumeRequested = false;
-  #warnedNoSubscriptions = false;
-  #consumedOnce = false;
+  readonly #adapter: RedisAdapter;
 
   constructor(options: RedisEventBusOptions = {}) {
-    super(options);
-    this.config = resolveConfig(options);
-    this.#codec = new EnvelopeCodec({
-      registry: options.registry,
-      maxBodyBytes: options.maxBodyBytes,
-      validatePayloads: options.validatePayloads,
-    });
-    this.#connections = new Connections(options, this.config, this.logger);
-    this.#publisher = new Publisher(this.config, this.#codec, this.tracer);
-    const processor = new MessageProcessor({
-      codec: this.#codec,
-      subscriptions: this.subscriptions,
-      tracer: this.tracer,
-      retryPolicy: this.config.retryPolicy,
-      spanAttributes: {
-        'messaging.system': 'redis',
-        'messaging.destination.name': this.config.keys.stream,
-        'messaging.consumer.group.name': this.config.consumerGroup,
-      },
-    });
-    this.#consumer = new Consumer(this.#connections, this.config, processor, this.logger, this.#counters);
-    this.#deadLetters = new DeadLetters(this.config, this.#codec);
+    const config = resolveConfig(options);
+    let adapter: RedisAdapter | undefined;
+    super(options, (kit) => (adapter = new RedisAdapter(options, config, kit)), { queueCapacity: config.batchSize });
+    this.config = config;
+    this.#adapter = adapter!;
   }
 
-  /** Opens the command connection. The blocking-read connection opens when consuming starts. */
-  async connect(): Promise<void> {
-    this.#assertOpen('connect');
-    await this.#connections.connect();
-    this.#connected = true;
-  }
-
-  /**
-   * Consumes until stopConsuming() or shutdown(); resolves when consumption has stopped. Started
-   * while Redis is unreachable, it waits for Redis (health() says why meanwhile); it rejects with
-   * TransportError only when Redis refuses for good (permissions, a key of the wrong type), and
-   * health() then stays unhealthy until stopConsuming().
-   */
-  async startConsuming(): Promise<void> {
-    this.#assertUsable('startConsuming');
-    this.#consumeRequested = true;
-    this.#consumedOnce = true;
-    if (!this.#warnedNoSubscriptions && this.getSubscriberCount() + this.getWildcardSubscriberCount() === 0) {
-      this.#warnedNoSubscriptions = true;
-      this.logger.warn(
-        'Consuming started with no subscriptions: every entry this group reads is acknowledged as skipped. Subscribe before startConsuming().',
-        { stream: this.config.keys.stream, group: this.config.consumerGroup },
-      );
-    }
-    try {
-      await this.#consumer.start();
-    } catch (error) {
-      if (error instanceof TransportError) throw error;
-      throw new TransportError(`Consuming from ${this.config.keys.stream} stopped: ${redact(errorMessage(error))}`, { cause: error });
-    }
-  }
-
-  startConsumingInBackground(): { readonly done: Promise<void> } {
-    const done = this.startConsuming();
-    done.catch((error: unknown) => this.logger.error('Consumer stopped with an error', { error: redact(errorMessage(error)) }));
-    return { done };
-  }
-
-  /** Stops fetching; entries already fetched are handled and settled before this resolves. */
-  async stopConsuming(): Promise<void> {
-    this.#consumeRequested = false;
-    await this.#consumer.stop();
-  }
-
-  health(): BusHealth {
-    if (!this.#connected) {
-      return { healthy: false, connected: false, consuming: false, lastError: this.isClosed ? 'bus is shut down' : 'connect() has not been called', since: undefined };
-    }
-    return this.#connections.health(this.#consumeRequested, this.#consumer.running, this.#consumer.problem);
-  }
-
-  /** Before connect() even a background publish is refused at once, not accepted and then lost. */
-  protected override assertCanPublish(): void {
-    if (!this.#connected) throw this.isClosed ? new BusClosedError('publish') : new NotConnectedError('publish');
-  }
-
-  protected async publishNow(events: readonly DomainEvent[]): Promise<void> {
-    if (!this.#connected) throw this.isClosed ? new BusClosedError('publish') : new NotConnectedError('publish');
-    await this.#publisher.publish(this.#connections.commands, events);
-    this.#counters.eventsPublished += events.length;
-  }
-
-  getStats(): RedisEventBusStats {
-    return {
-      ...this.#counters,
-      reconnections: this.#connections.reconnections,
-      backgroundTasksCreated: this.background.created,
-      backgroundTasksCompleted: this.background.completed,
-    };
-  }
-
-  // ── dead letters ───────────────────────────────────────────────────────────
-
-  /** Oldest first, at most `count` (default 100); `count: 0` returns []. */
-  getDlqMessages(options: { count?: number } = {}): Promise<DeadLetterMessage[]> {
-    const count = options.count ?? 100;
-    if (!Number.isInteger(count) || count < 0) {
-      return Promise.reject(new ConfigError('count', `must be an integer >= 0; received ${String(count)}.`));
-    }
-    if (count === 0) return this.#admin('getDlqMessages', () => Promise.resolve([]));
-    return this.#admin('getDlqMessages', (client) => this.#deadLetters.list(client, count));
-  }
-
-  getDlqMessageCount(): Promise<number> {
-    return this.#admin('getDlqMessageCount', (client) => this.#deadLetters.count(client));
-  }
-
-  replayDlqMessage(id: string): Promise<void> {
-    return this.#admin('replayDlqMessage', (client) => this.#deadLetters.replay(client, id));
-  }
-
-  replayAllDlqMessages(): Promise<number> {
-    return this.#admin('replayAllDlqMessages', (client) => this.#deadLetters.replayAll(client));
-  }
-
-  purgeDlq(): Promise<number> {
-    return this.#admin('purgeDlq', (client) => this.#deadLetters.purge(client));
+  override getStats(): RedisEventBusStats {
+    return { ...this.kitStats(), ...this.#adapter.counters };
   }
 
   /** Stream length, groups and their consumers, this group's pending entries, retries and dead letters. */
   getStreamInfo(): Promise<RedisStreamInfo> {
-    return this.#admin('getStreamInfo', async (client) => {
+    return this.admin('getStreamInfo', async () => {
+      const client = this.#adapter.connections.commands;
       const { keys, consumerGroup } = this.config;
       const [length, streamRaw, groupsRaw, consumersRaw, scheduledRetries, dlqMessages] = await Promise.all([
         client.call('XLEN', [keys.stream]).then(Number),
@@ -247,34 +113,5 @@ export class RedisEventBus extends EventBusBase implements BrokerEventBus {
         dlqMessages,
       };
     });
-  }
-
-  protected override async performShutdown(deadline: number): Promise<ShutdownResult> {
-    this.#consumeRequested = false;
-    const consumerDrained = await this.#consumer.stop(deadline);
-    if (consumerDrained && this.#consumedOnce && this.#connected) await this.#consumer.leaveGroup();
-    const result = await this.drainBackground(deadline);
-    await this.#connections.close();
-    this.#connected = false;
-    return { drained: consumerDrained && result.drained, pendingBackgroundTasks: result.pendingBackgroundTasks };
-  }
-
-  async #admin<T>(operation: string, run: (client: Connections['commands']) => Promise<T>): Promise<T> {
-    this.#assertUsable(operation);
-    try {
-      return await run(this.#connections.commands);
-    } catch (error) {
-      if (error instanceof Error && 'code' in error && typeof error.code === 'string' && error.code.startsWith('ES_')) throw error;
-      throw new TransportError(`${operation}() failed: ${redact(errorMessage(error))}`, { cause: error });
-    }
-  }
-
-  #assertOpen(operation: string): void {
-    if (this.isClosed) throw new BusClosedError(operation);
-  }
-
-  #assertUsable(operation: string): void {
-    this.#assertOpen(operation);
-    if (!this.#connected) throw new NotConnectedError(operation);
   }
 }

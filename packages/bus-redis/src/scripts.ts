@@ -142,6 +142,14 @@ redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
 redis.call('ZADD', KEYS[2], now, ARGV[2])
 return 1`);
 
+/**
+ * Counts one start of a suspect entry and returns the count so far. The key expires by itself, so
+ * the journal never needs cleaning. KEYS journal key · ARGV ttlMs
+ */
+export const RECORD_START = script(`local n = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))
+return n`);
+
 /** KEYS dlq · returns how many entries were deleted. */
 export const PURGE = script(`local n = redis.call('XLEN', KEYS[1])
 redis.call('DEL', KEYS[1])
@@ -169,7 +177,7 @@ export async function runScript(
   client: Redis | Cluster,
   lua: LuaScript,
   keys: readonly string[],
-  args: readonly (string | number)[],
+  args: readonly (string | number | Buffer)[],
 ): Promise<unknown> {
   try {
     return await client.evalsha(lua.sha, keys.length, ...keys, ...args);

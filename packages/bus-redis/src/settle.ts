@@ -1,10 +1,12 @@
-import { HEADER, type Logger } from '@eventsource/core';
-import { deadLetterHeaders, errorMessage, stripFailureHeaders, type DeadLetterDetails, type DeadLetterInfo } from '@eventsource/core/transport';
+import { HEADER, type IncomingEnvelope, type Logger } from '@eventsource/core';
+import { errorMessage, type Claim, type DeadLetterWrite, type Delivery, type RetryWrite, type SuccessorWrite } from '@eventsource/core/transport';
 import type { ResolvedConfig } from './config.js';
 import { isPermanentReplyError, type Connections } from './connection.js';
-import { encodeRetryPayload, messageToFields, type EntryMessage } from './entry.js';
+import { encodeRetryPayload, messageToFields, type EntryMessage, type Field } from './entry.js';
 import {
   MAX_DEAD_LETTER_VALUES,
+  RECORD_START,
+  RELEASE_RETRIES,
   RETRY_DONE,
   RETRY_TO_DLQ,
   RETRY_TO_RETRY,
@@ -12,38 +14,48 @@ import {
   STREAM_TO_RETRY,
   runScript,
 } from './scripts.js';
-import type { MutableCounters } from './stats.js';
 
 /** One entry handed to this consumer, from the shared stream or from the group's retry schedule. */
-export type Delivery =
-  | {
-      readonly source: 'stream';
-      /** Stream entry id. */
-      readonly id: string;
-      readonly message: EntryMessage;
-      /** Times Redis handed this entry out (1 for a fresh read). */
-      readonly deliveries: number;
-    }
-  | {
-      readonly source: 'retry';
-      /** Retry id in the group's schedule. */
-      readonly id: string;
-      /** Id of the original stream entry. */
-      readonly originalId: string;
-      readonly message: EntryMessage;
-      readonly deliveries: number;
-    };
-
-export function originalIdOf(delivery: Delivery): string {
-  return delivery.source === 'stream' ? delivery.id : delivery.originalId;
+export interface RedisDelivery extends Delivery {
+  readonly source: 'stream' | 'retry';
+  /** Stream entry id, or retry id in the group's schedule. */
+  readonly id: string;
+  /** Id of the original stream entry (the same as `id` for stream entries). */
+  readonly originalId: string;
+  readonly message: EntryMessage;
 }
 
-/**
- * How a settlement write ended: `done`; `skipped` (another member had settled the entry first);
- * `abandoned` (Redis unreachable until the shutdown deadline: the entry stays pending); `failed`
- * (Redis refused the write for good, e.g. a script error or a missing permission).
- */
-type WriteResult = 'done' | 'skipped' | 'abandoned' | 'failed';
+export function streamDelivery(id: string, message: EntryMessage, deliveries: number, claim: Claim): RedisDelivery {
+  return {
+    source: 'stream',
+    id,
+    originalId: id,
+    message,
+    envelope: envelopeOf(message),
+    deliveryCount: deliveries,
+    // Handed out before and never settled: whoever held it stopped (crashed, stalled, lost its connection).
+    suspect: deliveries > 1,
+    claim,
+  };
+}
+
+export function retryDelivery(id: string, originalId: string, message: EntryMessage, handedOut: number, claim: Claim): RedisDelivery {
+  return {
+    source: 'retry',
+    id,
+    originalId,
+    message,
+    envelope: envelopeOf(message),
+    deliveryCount: handedOut,
+    suspect: handedOut > 1,
+    claim,
+  };
+}
+
+function envelopeOf(message: EntryMessage): IncomingEnvelope {
+  if (message.invalid === undefined) return { headers: message.headers, body: message.body };
+  return { headers: message.headers, body: message.body, invalid: { reason: 'malformed_json', message: `Stream entry cannot be decoded: ${message.invalid}.` } };
+}
 
 /** Envelope headers a minimal dead letter keeps: enough to identify, decode and trace the event. */
 const ENVELOPE_HEADERS: readonly string[] = [
@@ -57,228 +69,134 @@ const ENVELOPE_HEADERS: readonly string[] = [
   HEADER.tracestate,
 ];
 
-interface AckBatch {
-  readonly ids: string[];
-  readonly done: Promise<void>;
-  readonly resolve: () => void;
-}
+/** Starts of a suspect are remembered this long; long enough for any crash loop to show. */
+const START_JOURNAL_TTL_MS = 24 * 60 * 60 * 1000;
 
 /**
- * How an outcome becomes durable in Redis. Every path that writes something (a retry, a dead
- * letter) does so in the same Lua script that acknowledges the original, so the entry is never
- * acknowledged without its successor existing. Plain acks are batched into one XACK per tick.
- * A write that fails because Redis is unreachable is tried again with backoff until it succeeds
- * or the bus gives up at its shutdown deadline; an entry left unsettled stays pending and is
- * redelivered. A write Redis refuses for good is never retried: a dead letter falls back to a
- * minimal one, anything else is logged and left pending for redelivery (and, past
- * maxDeliveries, dead-lettered).
+ * The Redis half of settlement. Every write that involves more than the acknowledgement (a retry,
+ * a dead letter) is a Lua script that writes the successor and acknowledges the original in one
+ * atomic step, so it reports `settled`. Scripts answer 0 when another member settled the entry
+ * first (`already-settled`). Errors are thrown for the kit to retry with backoff.
  */
-export class Settler {
+export class RedisSettlement {
   readonly #connections: Connections;
   readonly #config: ResolvedConfig;
   readonly #logger: Logger;
-  readonly #counters: MutableCounters;
   readonly #onRetryScheduled: (delayMs: number) => void;
-  readonly #onAcked: (ids: readonly string[]) => void;
-  #batch: AckBatch | undefined;
-  readonly #flushing = new Set<Promise<void>>();
-  /** After this time (ms since epoch) failing writes are given up and left for redelivery. */
-  abandonAt = Number.POSITIVE_INFINITY;
-  /** Settlements given up at the shutdown deadline since the last start (their entries stay pending). */
-  abandoned = 0;
 
-  constructor(
-    connections: Connections,
-    config: ResolvedConfig,
-    logger: Logger,
-    counters: MutableCounters,
-    onRetryScheduled: (delayMs: number) => void,
-    onAcked: (ids: readonly string[]) => void,
-  ) {
+  constructor(connections: Connections, config: ResolvedConfig, logger: Logger, onRetryScheduled: (delayMs: number) => void) {
     this.#connections = connections;
     this.#config = config;
     this.#logger = logger;
-    this.#counters = counters;
     this.#onRetryScheduled = onRetryScheduled;
-    this.#onAcked = onAcked;
   }
 
-  /** Acknowledges the delivery; resolves once Redis has it (or it was left pending at the deadline). */
-  ack(delivery: Delivery): Promise<void> {
-    if (delivery.source === 'retry') {
-      const { retrySchedule, retryData } = this.#config.keys;
-      return this.#durable('remove a finished retry', () => runScript(this.#connections.commands, RETRY_DONE, [retrySchedule, retryData], [delivery.id])).then(
-        (result) => {
-          if (result === 'abandoned') this.abandoned++;
-        },
-      );
-    }
-    let batch = this.#batch;
-    if (!batch) {
-      let resolve!: () => void;
-      const done = new Promise<void>((r) => (resolve = r));
-      batch = this.#batch = { ids: [], done, resolve };
-      setImmediate(() => this.#flushBatch());
-    }
-    batch.ids.push(delivery.id);
-    return batch.done;
-  }
-
-  async retry(delivery: Delivery, delayMs: number, attempt: number, retryHeaders: Record<string, string>): Promise<boolean> {
+  /** One XACK for the stream entries of the batch; finished retries leave the schedule. */
+  async ack(deliveries: readonly RedisDelivery[]): Promise<void> {
     const { keys, consumerGroup } = this.#config;
-    const originalId = originalIdOf(delivery);
-    const headers = { ...delivery.message.headers, ...retryHeaders };
-    const payload = encodeRetryPayload({ o: originalId, f: messageToFields(headers, delivery.message) });
-    const retryId = `${originalId}/${attempt}`;
-    const delay = Math.max(0, Math.round(delayMs));
-    const result = await this.#durable('schedule a retry', () =>
-      delivery.source === 'stream'
-        ? runScript(this.#connections.commands, STREAM_TO_RETRY, [keys.stream, keys.retrySchedule, keys.retryData], [
-            consumerGroup,
-            delivery.id,
-            delay,
-            retryId,
-            payload,
-          ])
-        : runScript(this.#connections.commands, RETRY_TO_RETRY, [keys.retrySchedule, keys.retryData], [delivery.id, retryId, delay, payload]),
-    );
-    if (result === 'done') {
-      this.#counters.eventsRetried++;
-      this.#onRetryScheduled(delay);
-      return true;
+    const commands = this.#connections.commands;
+    const streamIds: string[] = [];
+    const work: Array<Promise<unknown>> = [];
+    for (const delivery of deliveries) {
+      if (delivery.source === 'stream') streamIds.push(delivery.id);
+      else work.push(runScript(commands, RETRY_DONE, [keys.retrySchedule, keys.retryData], [delivery.id]));
     }
-    this.#afterUnwritten(delivery, 'schedule a retry', result);
-    return false;
+    if (streamIds.length > 0) work.push(commands.call('XACK', [keys.stream, consumerGroup, ...streamIds]));
+    await Promise.all(work);
   }
 
-  async deadLetter(delivery: Delivery, details: DeadLetterDetails): Promise<boolean> {
-    const { keys, consumerGroup, enableDlq } = this.#config;
-    const info: DeadLetterInfo = {
-      ...details,
-      originalDestination: keys.stream,
-      originalId: originalIdOf(delivery),
-      consumerGroup,
-      deadLetteredAt: new Date().toISOString(),
-    };
-    let fields: string[] = [];
-    if (enableDlq) {
-      fields = messageToFields({ ...stripFailureHeaders(delivery.message.headers), ...deadLetterHeaders(info) }, delivery.message);
-      if (fields.length > MAX_DEAD_LETTER_VALUES) fields = this.#minimalDeadLetter(delivery, info, fields.length / 2);
-    }
-    const what = enableDlq ? 'write a dead letter' : 'drop an entry';
-    let result = await this.#writeDeadLetter(delivery, fields, what);
-    if (result === 'failed' && enableDlq) {
-      const minimal = this.#minimalDeadLetter(delivery, info, fields.length / 2);
-      if (minimal.length < fields.length) result = await this.#writeDeadLetter(delivery, minimal, 'write a minimal dead letter');
-    }
-    if (result !== 'done') {
-      this.#afterUnwritten(delivery, what, result);
-      return false;
-    }
-    if (enableDlq) {
-      this.#counters.eventsDeadLettered++;
-      this.#logger.warn('Entry dead-lettered', {
-        stream: keys.stream,
-        group: consumerGroup,
-        id: originalIdOf(delivery),
-        reason: details.reason,
-        error: details.errorMessage,
-        dlq: keys.dlq,
-      });
-    } else {
-      this.#counters.eventsDropped++;
-      this.#logger.error('Entry dropped: its retries are exhausted and enableDlq is false', {
-        stream: keys.stream,
-        group: consumerGroup,
-        id: originalIdOf(delivery),
-        reason: details.reason,
-        error: details.errorMessage,
-      });
-    }
-    return true;
-  }
-
-  #writeDeadLetter(delivery: Delivery, fields: readonly string[], what: string): Promise<WriteResult> {
-    const { keys, consumerGroup, dlqMaxLen } = this.#config;
-    return this.#durable(what, () =>
+  async writeRetry(delivery: RedisDelivery, retry: RetryWrite): Promise<SuccessorWrite> {
+    const { keys, consumerGroup } = this.#config;
+    const payload = encodeRetryPayload(delivery.originalId, messageToFields(retry.headers, delivery.message));
+    const retryId = `${delivery.originalId}/${retry.attempt}`;
+    const commands = this.#connections.commands;
+    const written =
       delivery.source === 'stream'
-        ? runScript(this.#connections.commands, STREAM_TO_DLQ, [keys.stream, keys.dlq], [consumerGroup, delivery.id, dlqMaxLen, ...fields])
-        : runScript(this.#connections.commands, RETRY_TO_DLQ, [keys.retrySchedule, keys.retryData, keys.dlq], [delivery.id, dlqMaxLen, ...fields]),
-    );
+        ? await runScript(commands, STREAM_TO_RETRY, [keys.stream, keys.retrySchedule, keys.retryData], [consumerGroup, delivery.id, retry.delayMs, retryId, payload])
+        : await runScript(commands, RETRY_TO_RETRY, [keys.retrySchedule, keys.retryData], [delivery.id, retryId, retry.delayMs, payload]);
+    if (Number(written) === 0) return 'already-settled';
+    this.#onRetryScheduled(retry.delayMs);
+    return 'settled';
   }
 
   /**
-   * A dead letter Redis can always take: the body, the key, the envelope headers and why. Used
-   * for entries with more fields than a script can pass on, and when the full one was refused.
+   * Writes the dead letter and acknowledges the original in one script. An entry with more fields
+   * than a script can pass on, or whose full dead letter Redis refuses, gets a minimal one: the
+   * envelope headers, key, body and why.
    */
-  #minimalDeadLetter(delivery: Delivery, info: DeadLetterInfo, fieldCount: number): string[] {
+  async writeDeadLetter(delivery: RedisDelivery, letter: DeadLetterWrite): Promise<SuccessorWrite> {
+    let fields = messageToFields(letter.headers, delivery.message);
+    if (fields.length > MAX_DEAD_LETTER_VALUES) fields = this.#minimal(delivery, letter, fields.length / 2);
+    let written: unknown;
+    try {
+      written = await this.#deadLetterScript(delivery, fields);
+    } catch (error) {
+      const minimal = this.#minimal(delivery, letter, fields.length / 2);
+      if (!isPermanentReplyError(error) || minimal.length >= fields.length) throw error;
+      this.#logger.warn('Redis refused the full dead letter; writing a minimal one', { id: delivery.originalId, error: errorMessage(error) });
+      written = await this.#deadLetterScript(delivery, minimal);
+    }
+    return Number(written) === 0 ? 'already-settled' : 'settled';
+  }
+
+  /**
+   * Gives entries fetched but never started back to the group without a delivery counted against
+   * them, so a live member takes them over at its next reclaim and they keep their full
+   * maxDeliveries budget: stream entries go back into the pending list already idle for
+   * reclaimIdleMs with their delivery count lowered by the one this fetch added; retries become
+   * due at once with their hand-out count lowered.
+   */
+  async handBack(deliveries: readonly RedisDelivery[]): Promise<void> {
+    const { keys, consumerGroup, consumerName, reclaimIdleMs } = this.#config;
+    const commands = this.#connections.commands;
+    const byCount = new Map<number, string[]>();
+    const retryIds: string[] = [];
+    for (const delivery of deliveries) {
+      if (delivery.source === 'retry') retryIds.push(delivery.id);
+      else {
+        const count = Math.max(0, delivery.deliveryCount - 1);
+        const ids = byCount.get(count) ?? [];
+        ids.push(delivery.id);
+        byCount.set(count, ids);
+      }
+    }
+    const work: Array<Promise<unknown>> = [];
+    for (const [count, ids] of byCount) {
+      work.push(commands.call('XCLAIM', [keys.stream, consumerGroup, consumerName, '0', ...ids, 'IDLE', String(reclaimIdleMs), 'RETRYCOUNT', String(count), 'JUSTID']));
+    }
+    if (retryIds.length > 0) work.push(runScript(commands, RELEASE_RETRIES, [keys.retrySchedule, keys.retryData], retryIds));
+    await Promise.all(work);
+  }
+
+  /**
+   * Counts a start of a suspect in the group's start journal and returns its starts so far. Only
+   * suspects are journaled (a write per message would cost every message a round trip), so the
+   * count adds the first holder's start, which made it a suspect. Hand-outs of batchmates that
+   * never started are not starts: that is what keeps them from reaching maxDeliveries.
+   */
+  async recordStart(delivery: RedisDelivery): Promise<number> {
+    const key = `${this.#config.keys.startJournal}:${delivery.id}`;
+    return 1 + Number(await runScript(this.#connections.commands, RECORD_START, [key], [START_JOURNAL_TTL_MS]));
+  }
+
+  #deadLetterScript(delivery: RedisDelivery, fields: readonly Field[]): Promise<unknown> {
+    const { keys, consumerGroup, dlqMaxLen } = this.#config;
+    const commands = this.#connections.commands;
+    return delivery.source === 'stream'
+      ? runScript(commands, STREAM_TO_DLQ, [keys.stream, keys.dlq], [consumerGroup, delivery.id, dlqMaxLen, ...fields])
+      : runScript(commands, RETRY_TO_DLQ, [keys.retrySchedule, keys.retryData, keys.dlq], [delivery.id, dlqMaxLen, ...fields]);
+  }
+
+  #minimal(delivery: RedisDelivery, letter: DeadLetterWrite, fieldCount: number): Field[] {
     const kept: Record<string, string> = Object.create(null) as Record<string, string>;
     for (const name of ENVELOPE_HEADERS) {
       const value = delivery.message.headers[name];
       if (value !== undefined) kept[name] = value;
     }
     const note = ` (the entry had ${fieldCount} fields; this dead letter keeps only the envelope headers, key and body)`;
-    return messageToFields({ ...kept, ...deadLetterHeaders({ ...info, errorMessage: info.errorMessage + note }) }, delivery.message);
-  }
-
-  #afterUnwritten(delivery: Delivery, what: string, result: WriteResult): void {
-    if (result === 'abandoned') this.abandoned++;
-    else if (result === 'failed') {
-      this.#logger.error(`Redis refused to ${what}; the entry stays pending and is handed out again after reclaimIdleMs`, {
-        stream: this.#config.keys.stream,
-        group: this.#config.consumerGroup,
-        id: originalIdOf(delivery),
-      });
-    }
-  }
-
-  /** Resolves when every acknowledgement handed over so far is written (or given up). */
-  async flush(): Promise<void> {
-    if (this.#batch) this.#flushBatch();
-    while (this.#flushing.size > 0) await Promise.all([...this.#flushing]);
-  }
-
-  #flushBatch(): void {
-    const batch = this.#batch;
-    if (!batch) return;
-    this.#batch = undefined;
-    const { keys, consumerGroup } = this.#config;
-    const running = this.#durable('acknowledge entries', () =>
-      this.#connections.commands.call('XACK', [keys.stream, consumerGroup, ...batch.ids]).then(() => 1),
-    ).then((result) => {
-      if (result === 'abandoned') this.abandoned += batch.ids.length;
-      this.#flushing.delete(running);
-      // Written, or given up at the deadline (then still pending in Redis): either way no longer ours to keep alive.
-      this.#onAcked(batch.ids);
-      batch.resolve();
-    });
-    this.#flushing.add(running);
-  }
-
-  /** Runs `write` until it succeeds, Redis refuses it for good, or the shutdown deadline passes. */
-  async #durable(what: string, write: () => Promise<unknown>): Promise<WriteResult> {
-    let delay = this.#config.reconnectBaseDelayMs;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        // Settlement scripts answer 0 when another member settled the same entry first.
-        return (await write()) === 0 ? 'skipped' : 'done';
-      } catch (error) {
-        if (isPermanentReplyError(error)) {
-          this.#logger.error(`Could not ${what}: Redis refused it, so trying again cannot help`, { error: errorMessage(error) });
-          return 'failed';
-        }
-        if (Date.now() + delay > this.abandonAt) {
-          this.#logger.error(`Could not ${what} before the shutdown deadline; the entry stays pending and will be redelivered`, {
-            error: errorMessage(error),
-          });
-          return 'abandoned';
-        }
-        if (attempt === 1 || attempt % 20 === 0) {
-          this.#logger.warn(`Could not ${what}; trying again`, { attempt, error: errorMessage(error) });
-        }
-        await new Promise((resolve) => setTimeout(resolve, delay));
-        delay = Math.min(this.#config.reconnectMaxDelayMs, delay * 2);
-      }
-    }
+    const headers: Record<string, string> = { ...kept };
+    for (const [name, value] of Object.entries(letter.headers)) if (name.startsWith('dlq-') || name.endsWith('-failure-at')) headers[name] = value;
+    headers[HEADER.dlqErrorMessage] = (letter.headers[HEADER.dlqErrorMessage] ?? '') + note;
+    return messageToFields(headers, delivery.message);
   }
 }

@@ -1,7 +1,8 @@
 import { ConfigError } from '@eventsource/core';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS, redisKeys } from '../src/index.js';
-import { maskUrl, redact, resolveConfig } from '../src/config.js';
+import { redact } from '@eventsource/core/transport';
+import { maskUrl, resolveConfig } from '../src/config.js';
 
 describe('resolveConfig', () => {
   it('keeps the seed guide names and defaults', () => {
@@ -22,12 +23,13 @@ describe('resolveConfig', () => {
       maxInFlight: 10,
       startFrom: 'earliest',
     });
-    expect(config.retryPolicy).toMatchObject({ baseDelay: 1000, maxDelay: 60_000, jitter: 0.1, maxRetries: 3 });
+    expect(config.retryPolicy).toMatchObject({ baseDelayMs: 1000, maxDelayMs: 60_000, jitter: 0.1, maxRetries: 3 });
     expect(config.keys).toEqual({
       stream: 'events:stream',
       dlq: 'events:stream_dlq:default',
       retrySchedule: 'events:retry:default',
       retryData: 'events:retry:default:data',
+      startJournal: 'events:starts:default',
     });
     expect(DEFAULTS.batchSize).toBe(100);
   });
@@ -62,8 +64,8 @@ describe('resolveConfig', () => {
     [{ consumerGroup: '' }, 'consumerGroup'],
     [{ streamPrefix: 'has space' }, 'streamPrefix'],
     [{ reclaimIdleMs: 10 }, 'reclaimIdleMs'],
-    [{ retryJitter: 2 }, 'jitter'],
-    [{ retryBaseDelayMs: 5000, retryMaxDelayMs: 1000 }, 'maxDelay'],
+    [{ retryJitter: 2 }, 'retryJitter'],
+    [{ retryBaseDelayMs: 5000, retryMaxDelayMs: 1000 }, 'retryMaxDelayMs'],
     [{ startFrom: 'middle' as 'earliest' }, 'startFrom'],
     [{ enableDlq: 'yes' as unknown as boolean }, 'enableDlq'],
     [{ reconnectBaseDelayMs: 500, reconnectMaxDelayMs: 100 }, 'reconnectMaxDelayMs'],
@@ -84,6 +86,7 @@ describe('resolveConfig', () => {
       dlq: '{orders}:stream_dlq:billing',
       retrySchedule: '{orders}:retry:billing',
       retryData: '{orders}:retry:billing:data',
+      startJournal: '{orders}:starts:billing',
     });
     expect(redisKeys('{orders}.v2', 'billing', true).stream).toBe('{orders}.v2:stream');
   });

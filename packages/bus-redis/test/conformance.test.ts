@@ -1,4 +1,4 @@
-import { testEventBus, eventually, type ConformanceHarness, type TestBus } from '@eventsource/conformance';
+import { TcpProxy, eventually, testEventBus, type ConformanceHarness, type TestBus } from '@eventsource/conformance';
 import { silentLogger } from '@eventsource/core';
 import { describe } from 'vitest';
 import { Redis } from 'ioredis';
@@ -7,6 +7,7 @@ import { broker, deleteKeys, uniquePrefix } from './support/redis.js';
 
 const harness: ConformanceHarness = {
   name: 'redis',
+  transport: 'redis',
   timeoutMs: 10_000,
   capabilities: {
     retries: true,
@@ -16,17 +17,25 @@ const harness: ConformanceHarness = {
     redeliveryAfterCrash: true,
     dlqAdmin: true,
     rawInjection: true,
+    brokerLifecycle: true,
+    traceContext: true,
+    shutdownDeadline: true,
+    redeliveryLimit: true,
+    handlerTimeout: true,
+    outage: true,
   },
   async createContext() {
     const url = broker!.url;
     const prefix = uniquePrefix('conf');
     const buses: RedisEventBus[] = [];
+    // The buses reach Redis through a proxy the outage scenario cuts; the raw client does not.
+    const proxy = await TcpProxy.start(url, { defaultPort: 6379 });
     const raw = new Redis(url, { lazyConnect: true });
     await raw.connect();
     return {
       async createBus(options = {}): Promise<TestBus> {
         const bus = new RedisEventBus({
-          redisUrl: url,
+          redisUrl: proxy.url,
           streamPrefix: prefix,
           consumerGroup: options.group ?? 'conformance',
           ...(options.consumerName === undefined ? {} : { consumerName: options.consumerName }),
@@ -37,14 +46,22 @@ const harness: ConformanceHarness = {
           blockMs: 100,
           // Short, so a crashed member's entry is taken over within the scenario's budget.
           reclaimIdleMs: 1000,
+          // Quick to notice a restored connection in the outage scenario.
+          reconnectBaseDelayMs: 20,
+          reconnectMaxDelayMs: 200,
           ...(options.maxBackgroundTasks === undefined ? {} : { maxBackgroundTasks: options.maxBackgroundTasks }),
           ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
+          ...(options.maxDeliveries === undefined ? {} : { maxDeliveries: options.maxDeliveries }),
+          ...(options.maxInFlight === undefined ? {} : { maxInFlight: options.maxInFlight }),
+          ...(options.handlerTimeoutMs === undefined ? {} : { handlerTimeoutMs: options.handlerTimeoutMs }),
+          ...(options.tracer === undefined ? {} : { tracer: options.tracer, enableTracing: true }),
           logger: silentLogger,
         });
-        await bus.connect();
+        if (options.connect !== false) await bus.connect();
         buses.push(bus);
         return {
           bus,
+          broker: bus,
           dlq: bus,
           async start() {
             bus.startConsumingInBackground();
@@ -63,8 +80,12 @@ const harness: ConformanceHarness = {
         fields.push('body', typeof message.body === 'string' ? message.body : Buffer.from(message.body));
         await raw.xadd(`${prefix}:stream`, '*', ...fields);
       },
+      cutConnection: () => proxy.down(),
+      restoreConnection: () => proxy.up(),
       async cleanup() {
+        await proxy.up();
         await Promise.all(buses.map((bus) => bus.shutdown(5000)));
+        await proxy.close();
         await raw.quit();
         await deleteKeys(prefix, url);
       },

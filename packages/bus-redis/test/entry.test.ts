@@ -1,7 +1,7 @@
 import { EnvelopeCodec } from '@eventsource/core';
 import { describe, expect, it } from 'vitest';
 import { decodeRetryPayload, encodeRetryPayload, envelopeToFields, fieldsToMessage, messageToFields, parseEntries, readReplyEntries } from '../src/entry.js';
-import { redact } from '../src/connection.js';
+import { redact } from '@eventsource/core/transport';
 import { order, registry } from './support/redis.js';
 
 describe('stream entry fields', () => {
@@ -17,6 +17,15 @@ describe('stream entry fields', () => {
     const decoded = await codec.decode({ headers: message.headers, body: message.body! });
     expect(decoded.eventId).toBe(event.eventId);
     expect(messageToFields(message.headers, message)).toEqual(fields);
+  });
+
+  it('keeps body bytes as read and marks an entry whose other fields are not valid UTF-8', () => {
+    const body = Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]);
+    const clean = fieldsToMessage([Buffer.from('event-type'), Buffer.from('A'), Buffer.from('body'), body]);
+    expect(clean.body).toBe(body);
+    expect(clean.invalid).toBeUndefined();
+    expect(fieldsToMessage([Buffer.from([0xff]), Buffer.from('x'), Buffer.from('body'), body]).invalid).toMatch(/field name 1 is not valid UTF-8/);
+    expect(fieldsToMessage([Buffer.from('event-type'), Buffer.from([0xc3]), Buffer.from('body'), body]).invalid).toMatch(/"event-type" is not valid UTF-8/);
   });
 
   it('treats a field named __proto__ as data', () => {
@@ -39,9 +48,11 @@ describe('stream entry fields', () => {
     ]);
   });
 
-  it('round-trips retry payloads and rejects anything else', () => {
-    const payload = { o: '1-0', f: ['body', '{}'] };
-    expect(decodeRetryPayload(encodeRetryPayload(payload))).toEqual(payload);
+  it('round-trips retry payloads, a body that is not UTF-8 byte for byte, and rejects anything else', () => {
+    expect(decodeRetryPayload(encodeRetryPayload('1-0', ['event-type', 'A', 'body', '{}']))).toEqual({ o: '1-0', f: ['event-type', 'A', 'body', '{}'] });
+    const bytes = Buffer.from([0x7b, 0xff, 0xfe, 0x7d]);
+    const decoded = decodeRetryPayload(encodeRetryPayload('1-0', ['event-type', 'A', 'body', bytes]));
+    expect(decoded?.f[3]).toEqual(bytes);
     expect(decodeRetryPayload('nope')).toBeUndefined();
     expect(decodeRetryPayload('{"o":1,"f":[]}')).toBeUndefined();
     expect(decodeRetryPayload('{"o":"1-0","f":[1]}')).toBeUndefined();

@@ -5,21 +5,26 @@
 
 const BRAND: unique symbol = Symbol.for('@eventsource/error');
 
-export type ErrorCode =
-  | 'ES_DUPLICATE_EVENT_TYPE'
-  | 'ES_UNKNOWN_EVENT_TYPE'
-  | 'ES_INVALID_EVENT'
-  | 'ES_ENVELOPE_INVALID'
-  | 'ES_INVALID_HANDLER'
-  | 'ES_HANDLER_DISPATCH'
-  | 'ES_INVALID_CONFIG'
-  | 'ES_BUS_CLOSED'
-  | 'ES_NOT_CONNECTED'
-  | 'ES_CONCURRENCY'
-  | 'ES_AGGREGATE_NOT_FOUND'
-  | 'ES_PUBLISH_FAILED'
-  | 'ES_DLQ_MESSAGE_NOT_FOUND'
-  | 'ES_TRANSPORT';
+/** Every stable error code. The README's error table lists exactly these (a test keeps them equal). */
+export const ERROR_CODES = [
+  'ES_DUPLICATE_EVENT_TYPE',
+  'ES_UNKNOWN_EVENT_TYPE',
+  'ES_INVALID_EVENT',
+  'ES_ENVELOPE_INVALID',
+  'ES_INVALID_HANDLER',
+  'ES_HANDLER_DISPATCH',
+  'ES_HANDLER_TIMEOUT',
+  'ES_INVALID_CONFIG',
+  'ES_BUS_CLOSED',
+  'ES_NOT_CONNECTED',
+  'ES_CONCURRENCY',
+  'ES_AGGREGATE_NOT_FOUND',
+  'ES_PUBLISH_FAILED',
+  'ES_DLQ_MESSAGE_NOT_FOUND',
+  'ES_TRANSPORT',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export interface EventSourceErrorOptions {
   cause?: unknown;
@@ -150,6 +155,25 @@ export class HandlerDispatchError extends EventSourceError {
   }
 }
 
+/**
+ * A handler did not settle within its time limit (`handlerTimeoutMs`). The attempt counts as
+ * failed and goes through the retry policy; the handler's own promise is left to finish, and the
+ * bus's health() reports it as stuck until it does.
+ */
+export class HandlerTimeoutError extends EventSourceError {
+  constructor(
+    readonly handlerName: string,
+    readonly eventType: string,
+    readonly timeoutMs: number,
+  ) {
+    super(
+      'ES_HANDLER_TIMEOUT',
+      `Handler ${handlerName} did not finish ${eventType} within ${timeoutMs} ms (handlerTimeoutMs). ` +
+        'The attempt counts as failed and is retried. Make the handler finish sooner, or raise handlerTimeoutMs for this subscription.',
+    );
+  }
+}
+
 export class ConfigError extends EventSourceError {
   constructor(
     readonly option: string,
@@ -200,6 +224,13 @@ export class AggregateNotFoundError extends EventSourceError {
   }
 }
 
+/**
+ * Events could not be handed to the bus. One meaning, two places it shows up:
+ * - `bus.publish()`: the broker did not accept every event (a partial write says how many were
+ *   written); publishing again is safe for idempotent handlers.
+ * - `repository.save()`: the events were appended to the event store, but publishing them
+ *   failed; they are stored, so publish them again from the store (the message says which).
+ */
 export class PublishError extends EventSourceError {
   constructor(message: string, options?: EventSourceErrorOptions) {
     super('ES_PUBLISH_FAILED', message, options);
@@ -221,20 +252,98 @@ export class TransportError extends EventSourceError {
   }
 }
 
+// Names that a bare subclass inherits without choosing them: `class TransientError extends Error {}`
+// reports `name` "Error", so the constructor's name is the better answer there.
+const BUILT_IN_ERROR_PROTOTYPES: ReadonlySet<object> = new Set<object>(
+  [Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError, AggregateError].map((c) => c.prototype),
+);
+
+// A thrown non-error is serialised into logs and message headers; a huge one must not fill them.
+const MAX_DESCRIPTION = 2000;
+
+/**
+ * A message for anything a handler can throw. Never throws itself: thrown values reach it from user
+ * code, and a describing failure would turn one failed handler into a crashed consumer.
+ */
 export function errorMessage(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  if (typeof error === 'string') return error;
   try {
-    return JSON.stringify(error) ?? String(error);
+    if (typeof error === 'string') return error;
+    if (isError(error)) {
+      const message: unknown = error.message;
+      return typeof message === 'string' ? message : describeThrown(message);
+    }
+    return describeThrown(error);
   } catch {
-    return String(error);
+    return unreadable(error);
   }
 }
 
+/**
+ * The type of anything a handler can throw, as recorded in retry and dead-letter headers: a `name`
+ * the error's class chose (own or from its own prototype), else the constructor's name, else
+ * `typeof`. Never throws itself.
+ */
 export function errorName(error: unknown): string {
-  if (error instanceof Error) return error.name || error.constructor.name;
-  if (error === null) return 'null';
-  return typeof error;
+  try {
+    if (error === null) return 'null';
+    if (typeof error !== 'object' && typeof error !== 'function') return typeof error;
+    const chosen = chosenName(error);
+    if (chosen !== undefined) return chosen;
+    const ctorName = constructorName(error);
+    if (ctorName !== undefined && ctorName !== 'Object') return ctorName;
+    return isError(error) ? 'Error' : typeof error;
+  } catch {
+    return typeof error;
+  }
+}
+
+/** `name` as the error's own class set it; undefined when it is only a built-in default. */
+function chosenName(error: object): string | undefined {
+  let holder: object | null = error;
+  while (holder !== null && !Object.prototype.hasOwnProperty.call(holder, 'name')) holder = Object.getPrototypeOf(holder) as object | null;
+  if (holder === null || BUILT_IN_ERROR_PROTOTYPES.has(holder)) return undefined;
+  // A plain object's `name` is data, not a type (`throw { name: 'x' }` is rare; `{ name: 'order-1' }` is not).
+  if (!isError(error)) return undefined;
+  const name: unknown = (error as { name?: unknown }).name;
+  return typeof name === 'string' && name.length > 0 ? clip(name, 200) : undefined;
+}
+
+function constructorName(value: object): string | undefined {
+  const ctor: unknown = (value as { constructor?: unknown }).constructor;
+  if (typeof ctor !== 'function') return undefined;
+  const name: unknown = (ctor as { name?: unknown }).name;
+  return typeof name === 'string' && name.length > 0 ? clip(name, 200) : undefined;
+}
+
+function describeThrown(value: unknown): string {
+  if (typeof value === 'string') return clip(value, MAX_DESCRIPTION);
+  if (typeof value !== 'object' || value === null) return clip(String(value), MAX_DESCRIPTION);
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch {
+    json = undefined;
+  }
+  if (json !== undefined) return clip(json, MAX_DESCRIPTION);
+  // Circular, or a toJSON that throws: the object's own string form, else its tag.
+  try {
+    return clip(String(value), MAX_DESCRIPTION);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+/** An Error, also one from another realm (a vm context, a worker's structured clone). */
+function isError(value: unknown): value is Error {
+  return value instanceof Error || Object.prototype.toString.call(value) === '[object Error]';
+}
+
+function unreadable(value: unknown): string {
+  return `[unreadable ${typeof value}: describing it threw]`;
+}
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
 function describe(value: unknown): string {

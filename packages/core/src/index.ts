@@ -51,6 +51,8 @@ export {
   type Unsubscribe,
 } from './bus/event-bus.js';
 export type { BrokerEventBus, BusHealth, DeadLetterMessage, DeadLetterQueue } from './bus/broker-bus.js';
+export type { BrokerBusOptions } from './broker/options.js';
+export type { BusStats } from './broker/stats.js';
 export { InMemoryEventBus, type InMemoryEventBusOptions, type InMemoryEventBusStats } from './bus/in-memory-event-bus.js';
 
 // Observability
@@ -67,6 +69,17 @@ export {
   type TraceContext,
   type Tracer,
 } from './tracing/tracer.js';
+export {
+  METRIC_NAMES,
+  noopMetrics,
+  type Counter,
+  type Histogram,
+  type InstrumentOptions,
+  type MetricAttributes,
+  type MetricName,
+  type Metrics,
+  type Observe,
+} from './tracing/metrics.js';
 export { consoleLogger, silentLogger, type Logger } from './logger.js';
 
 // Aggregates
@@ -82,9 +95,11 @@ export {
   ConfigError,
   DlqMessageNotFoundError,
   DuplicateEventTypeError,
+  ERROR_CODES,
   EnvelopeDecodeError,
   EventSourceError,
   HandlerDispatchError,
+  HandlerTimeoutError,
   InvalidEventError,
   InvalidHandlerError,
   NotConnectedError,

@@ -1,3 +1,4 @@
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import {
   AggregateNotFoundError,
@@ -138,16 +139,71 @@ describe('errors', () => {
   });
 });
 
+// Values that make naive describing code throw: each one fed to errorMessage and errorName.
+function hostileValues(): Array<[string, unknown]> {
+  const circularBare = Object.create(null) as Record<string, unknown>;
+  circularBare.self = circularBare;
+  const throwingToString = { toJSON: () => { throw new Error('toJSON'); }, toString: () => { throw new Error('toString'); } };
+  const throwingGetters = new Error('x');
+  Object.defineProperty(throwingGetters, 'message', { get: () => { throw new Error('message getter'); } });
+  Object.defineProperty(throwingGetters, 'name', { get: () => { throw new Error('name getter'); } });
+  const throwingProxy = new Proxy(new Error('proxied'), {
+    get: () => { throw new Error('get trap'); },
+    getPrototypeOf: () => { throw new Error('getPrototypeOf trap'); },
+    has: () => { throw new Error('has trap'); },
+    getOwnPropertyDescriptor: () => { throw new Error('getOwnPropertyDescriptor trap'); },
+  });
+  const revoked = Proxy.revocable({}, {});
+  revoked.revoke();
+  const badConstructor = new Error('x');
+  Object.defineProperty(badConstructor, 'constructor', { get: () => { throw new Error('constructor getter'); } });
+  return [
+    ['a circular object without a prototype', circularBare],
+    ['an object whose toJSON and toString throw', throwingToString],
+    ['an error whose message and name getters throw', throwingGetters],
+    ['a Proxy whose every trap throws', throwingProxy],
+    ['a revoked Proxy', revoked.proxy],
+    ['an error whose constructor getter throws', badConstructor],
+    ['an object whose toString returns an object', { toString: () => ({}), toJSON: () => { throw new Error('no'); } }],
+  ];
+}
+
 describe('errorMessage', () => {
   it('reads messages from anything that can be thrown', () => {
     expect(errorMessage(new Error('m'))).toBe('m');
     expect(errorMessage('text')).toBe('text');
     expect(errorMessage({ code: 1 })).toBe('{"code":1}');
     expect(errorMessage(42)).toBe('42');
+    expect(errorMessage(10n)).toBe('10');
     expect(errorMessage(undefined)).toBe('undefined');
     const circular: Record<string, unknown> = {};
     circular.self = circular;
     expect(errorMessage(circular)).toBe('[object Object]');
+  });
+
+  it('reads the message of an error from another realm', () => {
+    expect(errorMessage(runInNewContext('new RangeError("far away")'))).toBe('far away');
+  });
+
+  // Fails on main before issue 8: errorMessage threw for every value here but the bad constructor getter.
+  it.each(hostileValues())('never throws, and says something, for %s', (_label, value) => {
+    const message = errorMessage(value);
+    expect(typeof message).toBe('string');
+    expect(message.length).toBeGreaterThan(0);
+  });
+
+  it('names a value it could not read instead of guessing', () => {
+    const [, proxy] = hostileValues().find(([label]) => label.startsWith('a Proxy'))!;
+    expect(errorMessage(proxy)).toBe('[unreadable object: describing it threw]');
+    const bare = Object.create(null) as Record<string, unknown>;
+    bare.self = bare;
+    expect(errorMessage(bare)).toBe('[object Object]');
+  });
+
+  it('bounds the description of a huge thrown object, but not an error message', () => {
+    const big = { data: 'x'.repeat(10_000) };
+    expect(errorMessage(big).length).toBeLessThanOrEqual(2001);
+    expect(errorMessage(new Error('y'.repeat(10_000)))).toHaveLength(10_000);
   });
 });
 
@@ -155,11 +211,55 @@ describe('errorName', () => {
   it('names anything that can be thrown', () => {
     expect(errorName(new TypeError('t'))).toBe('TypeError');
     expect(errorName(new ConcurrencyError('a', 1, 2))).toBe('ConcurrencyError');
+    expect(errorName(new InvalidHandlerError(1))).toBe('InvalidHandlerError');
     const nameless = new Error('x');
     nameless.name = '';
     expect(errorName(nameless)).toBe('Error');
+    expect(errorName(new Error('plain'))).toBe('Error');
     expect(errorName(null)).toBe('null');
     expect(errorName('s')).toBe('string');
     expect(errorName(undefined)).toBe('undefined');
+    expect(errorName({ name: 'order-1' })).toBe('object');
+  });
+
+  // Fails on main before issue 8: these were recorded as "Error" and "TypeError".
+  it('uses the constructor name of a user error class that does not set name', () => {
+    class TransientError extends Error {}
+    class BadInput extends TypeError {}
+    class DeeperTransient extends TransientError {}
+    expect(errorName(new TransientError('try again'))).toBe('TransientError');
+    expect(errorName(new BadInput('no'))).toBe('BadInput');
+    expect(errorName(new DeeperTransient('again'))).toBe('DeeperTransient');
+  });
+
+  it('uses name where the class sets it', () => {
+    class OwnName extends Error {
+      override name = 'PaymentDeclined';
+    }
+    class ProtoName extends Error {}
+    Object.defineProperty(ProtoName.prototype, 'name', { value: 'FromPrototype' });
+    class InheritsChosen extends ProtoName {}
+    expect(errorName(new OwnName('x'))).toBe('PaymentDeclined');
+    expect(errorName(new ProtoName('x'))).toBe('FromPrototype');
+    expect(errorName(new InheritsChosen('x'))).toBe('FromPrototype');
+    expect(errorName(new DOMException('stop', 'AbortError'))).toBe('AbortError');
+  });
+
+  it('names thrown class instances that are not errors, and errors from another realm', () => {
+    class Rejection {}
+    expect(errorName(new Rejection())).toBe('Rejection');
+    expect(errorName(runInNewContext('new RangeError("far")'))).toBe('RangeError');
+  });
+
+  it('reports a user error class through HandlerDispatchError.errorType', () => {
+    class TransientError extends Error {}
+    expect(new HandlerDispatchError('T', 'e', [{ handlerName: 'h', error: new TransientError('t') }]).errorType).toBe('TransientError');
+  });
+
+  // Fails on main before issue 8: errorName threw for the throwing getters and both Proxies.
+  it.each(hostileValues())('never throws for %s', (_label, value) => {
+    const name = errorName(value);
+    expect(typeof name).toBe('string');
+    expect(name.length).toBeGreaterThan(0);
   });
 });

@@ -1,14 +1,19 @@
-import { describe, expectTypeOf, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import {
+  EventRegistry,
   InMemoryEventBus,
+  InvalidEventError,
   defineEvent,
   fields,
   silentLogger,
+  type AnyEventClass,
   type DomainEvent,
   type EventOf,
+  type PayloadFields,
   type PayloadOf,
 } from '../src/index.js';
+import type { ClashingPayloadField } from '../src/events/domain-event.js';
 
 // These tests check types: the compiler (tsc -p packages/core) fails if an assertion, or an
 // expected compile error below, stops holding. At run time they only have to not throw.
@@ -72,6 +77,34 @@ describe('types', () => {
   it('types a zod payload from its output', () => {
     expectTypeOf<OrderShipped['carrier']>().toEqualTypeOf<string>();
     expectTypeOf(OrderShipped.eventType).toEqualTypeOf<'TypesTest.OrderShipped'>();
+  });
+
+  // Fails on main before issue 8: these compiled, and the payload field became the envelope's field.
+  it('refuses a payload that names a base field, at defineEvent', () => {
+    const registry = new EventRegistry();
+    // Run time: JavaScript callers get the same refusal where the schema exposes its keys.
+    const refusedAtRunTime = (define: () => unknown) => expect(define).toThrow(InvalidEventError);
+    void (() =>
+      // @ts-expect-error: metadata is a base field of every event
+      defineEvent('TypesTest.MetadataPayload', { payload: fields<{ metadata: { source: string } }>(), registry }));
+    void (() =>
+      // @ts-expect-error: eventId is a base field of every event
+      defineEvent('TypesTest.EventIdPayload', { payload: fields<{ eventId: number; note: string }>(), registry }));
+    void (() =>
+      // @ts-expect-error: toJSON is a method of every event
+      defineEvent('TypesTest.MethodPayload', { payload: fields<{ toJSON: string }>(), registry }));
+    refusedAtRunTime(() =>
+      // @ts-expect-error: correlationId is a base field of every event, in a schema too
+      defineEvent('TypesTest.SchemaPayload', { payload: z.object({ correlationId: z.string() }), registry }),
+    );
+    expectTypeOf<ClashingPayloadField<PayloadFields<{ metadata: object; eventType: string; total: number }>>>().toEqualTypeOf<
+      'metadata' | 'eventType'
+    >();
+    expectTypeOf<ClashingPayloadField<PayloadFields<{ total: number }>>>().toBeNever();
+    // An open record names no field in particular, so it is allowed.
+    expectTypeOf(defineEvent('TypesTest.OpenPayload', { payload: fields<Record<string, unknown>>(), registry })).toMatchTypeOf<
+      AnyEventClass
+    >();
   });
 
   it('refuses handlers for the wrong event at compile time', () => {

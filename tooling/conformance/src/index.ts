@@ -1,4 +1,5 @@
-export { testEventBus, scenarioCount, describeRegistration } from './test-event-bus.js';
+export { testEventBus } from './test-event-bus.js';
+export { ALL_SCENARIOS, applicableScenarios, describeRegistration, missingCapabilities, scenarioCount, scenarioKey } from './registry.js';
 export type {
   ConformanceCapabilities,
   ConformanceContext,
@@ -20,5 +21,6 @@ export {
   type PingEvent,
   type UnheardEvent,
 } from './events.js';
-export { eventually, gate, withTimeout, work, type EventuallyOptions, type Gate } from './eventually.js';
 export { Recorder } from './scenario.js';
+// The shared test kit, so a transport's tests need this one devDependency.
+export * from '@eventsource/testkit';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { DeadLetterQueue, DomainEvent, EventBus } from '@eventsource/core';
+import type { BrokerEventBus, BusHealth, DeadLetterMessage, DeadLetterQueue, DomainEvent, EventBus } from '@eventsource/core';
 import type { ConformanceCapabilities, ConformanceContext, RawMessage, TestBus, TestBusOptions } from './types.js';
 
 export type CapabilityName = keyof ConformanceCapabilities;
@@ -69,6 +69,31 @@ export function requireKill(testBus: TestBus): () => Promise<void> {
   const kill = testBus.kill;
   if (!kill) throw new Error('The harness declares redeliveryAfterCrash but createBus() returned a TestBus without kill().');
   return () => kill.call(testBus);
+}
+
+export function requireBroker(testBus: TestBus): BrokerEventBus {
+  if (!testBus.broker) throw new Error('The harness declares brokerLifecycle (or outage) but createBus() returned a TestBus without `broker`.');
+  return testBus.broker;
+}
+
+export function requireOutage(context: ConformanceContext): { cut(): Promise<void>; restore(): Promise<void> } {
+  const { cutConnection, restoreConnection } = context;
+  if (!cutConnection || !restoreConnection) {
+    throw new Error('The harness declares outage but its context lacks cutConnection() / restoreConnection().');
+  }
+  return { cut: () => cutConnection.call(context), restore: () => restoreConnection.call(context) };
+}
+
+// Fields core is gaining (issues 6 and 8); read through these until every transport has them,
+// so the suite compiles against the core it runs with.
+/** `BusHealth.stuckHandlers`: handlers running past their handlerTimeoutMs. */
+export function stuckHandlersOf(health: BusHealth): number | undefined {
+  return (health as BusHealth & { readonly stuckHandlers?: number }).stuckHandlers;
+}
+
+/** `DeadLetterMessage.rawBody`: the body exactly as it arrived, byte for byte. */
+export function rawBodyOf(letter: DeadLetterMessage): Uint8Array | undefined {
+  return (letter as DeadLetterMessage & { readonly rawBody?: Uint8Array }).rawBody;
 }
 
 /** Calls `fn` and returns what it threw or rejected with (a sync throw counts: `await` treats both alike). */

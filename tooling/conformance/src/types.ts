@@ -1,4 +1,4 @@
-import type { DeadLetterQueue, EventBus } from '@eventsource/core';
+import type { BrokerEventBus, DeadLetterQueue, EventBus, Tracer } from '@eventsource/core';
 
 /**
  * What a transport can honestly do. A scenario whose capability is off is not registered at all
@@ -23,6 +23,21 @@ export interface ConformanceCapabilities {
   orderedPerPublish?: boolean;
   /** getStats() returns exactly the five in-memory counters, updated by the time publish() resolves. Default false. */
   exactInMemoryStats?: boolean;
+  /**
+   * `TestBus.broker` is the BrokerEventBus; `createBus({ connect: false })` returns it unconnected.
+   * Calls before connect() fail with NotConnectedError; stopConsuming() then start() resumes. Default false.
+   */
+  brokerLifecycle?: boolean;
+  /** The harness passes `TestBusOptions.tracer` to the bus: the consumer's dispatch span continues the publisher's trace. Default false. */
+  traceContext?: boolean;
+  /** shutdown(timeoutMs) returns by its deadline, drained: false, when a handler never finishes. Default false. */
+  shutdownDeadline?: boolean;
+  /** The harness passes `maxDeliveries`: a message whose consumers keep dying mid-handler is dead-lettered (`max_deliveries_exceeded`). Default false. */
+  redeliveryLimit?: boolean;
+  /** The harness passes `handlerTimeoutMs`: a handler that never settles counts as a failed attempt. Default false. */
+  handlerTimeout?: boolean;
+  /** The context can cut and restore the buses' broker connections (`cutConnection()` / `restoreConnection()`, e.g. through a TcpProxy). Default false. */
+  outage?: boolean;
 }
 
 /** Every capability switched on: the most scenarios the suite can register. */
@@ -36,6 +51,12 @@ export const EVERY_CAPABILITY: Readonly<Required<ConformanceCapabilities>> = Obj
   rawInjection: true,
   orderedPerPublish: true,
   exactInMemoryStats: true,
+  brokerLifecycle: true,
+  traceContext: true,
+  shutdownDeadline: true,
+  redeliveryLimit: true,
+  handlerTimeout: true,
+  outage: true,
 });
 
 export interface TestBusOptions {
@@ -50,6 +71,16 @@ export interface TestBusOptions {
   maxBackgroundTasks?: number;
   /** Largest message body the consumer accepts (the codec's maxBodyBytes). Default: the codec's default (1 MiB). */
   maxBodyBytes?: number;
+  /** Time limit of one handler attempt, ms (the bus option `handlerTimeoutMs`). Default: none. */
+  handlerTimeoutMs?: number;
+  /** Starts without settlement before a message is dead-lettered as `max_deliveries_exceeded` (the bus option). Default: the bus's default. */
+  maxDeliveries?: number;
+  /** Handlers running at once in one consumer (the broker bus option). Default: the bus's default. */
+  maxInFlight?: number;
+  /** Passed to the bus as `tracer` (with tracing enabled). */
+  tracer?: Tracer;
+  /** False: return the bus without calling connect() (brokerLifecycle). Default true. */
+  connect?: boolean;
 }
 
 export interface TestBus {
@@ -60,6 +91,8 @@ export interface TestBus {
   dlq?: DeadLetterQueue;
   /** Present when capabilities.redeliveryAfterCrash: simulate a crash — stop WITHOUT settling in-flight messages and without draining (like SIGKILL). */
   kill?(): Promise<void>;
+  /** Present when capabilities.brokerLifecycle (or outage): the same bus, with connect / stopConsuming / health. */
+  broker?: BrokerEventBus;
 }
 
 export interface RawMessage {
@@ -72,13 +105,19 @@ export interface ConformanceContext {
   createBus(options?: TestBusOptions): Promise<TestBus>;
   /** Present when capabilities.rawInjection: write a raw message to the destination the buses consume. */
   injectRaw?(message: RawMessage): Promise<void>;
+  /** Present when capabilities.outage: drop every broker connection of this context's buses and refuse new ones. */
+  cutConnection?(): Promise<void>;
+  /** Present when capabilities.outage: accept connections again. */
+  restoreConnection?(): Promise<void>;
   /** Shut down every bus created by this context and delete its destinations. */
   cleanup(): Promise<void>;
 }
 
 export interface ConformanceHarness {
-  /** e.g. 'in-memory', 'redis'. */
+  /** e.g. 'in-memory', 'redis'. Names the results file the ledger reads (tooling/conformance/results/<name>.json). */
   name: string;
+  /** The ledger column this harness reports to: 'in-memory', 'redis', 'rabbitmq', 'kafka'. Default: `name`. */
+  transport?: string;
   capabilities: ConformanceCapabilities;
   /** Called once per scenario; the scenario always ends with `cleanup()`. */
   createContext(): Promise<ConformanceContext>;

@@ -1,6 +1,10 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EVERY_CAPABILITY, describeRegistration, eventually, gate, scenarioCount, withTimeout, type ConformanceCapabilities } from '../src/index.js';
-import { ALL_SCENARIOS } from '../src/test-event-bus.js';
+import { ALL_SCENARIOS, EVERY_CAPABILITY, describeRegistration, scenarioCount, scenarioKey, type ConformanceCapabilities } from '../src/index.js';
+import { cell, renderLedger, resolveTransports, type LedgerTransport } from '../src/ledger/ledger.js';
+import { buildResults, readAllResults, readResults, resultsFileName, writeResults, type HarnessResults } from '../src/results.js';
 
 const none: ConformanceCapabilities = {
   retries: false,
@@ -13,60 +17,9 @@ const none: ConformanceCapabilities = {
 };
 const all = EVERY_CAPABILITY;
 
-describe('eventually', () => {
-  it('resolves with the value once the check stops throwing', async () => {
-    let calls = 0;
-    const value = await eventually(() => {
-      calls++;
-      if (calls < 3) throw new Error('not yet');
-      return 'done';
-    }, 1000);
-    expect(value).toBe('done');
-    expect(calls).toBe(3);
-  });
-
-  it('treats a false result as not met', async () => {
-    let n = 0;
-    await expect(eventually(() => ++n >= 2, 1000)).resolves.toBe(true);
-    await expect(eventually(() => false, 30)).rejects.toThrow(/not met within 30 ms: the check returned false/);
-  });
-
-  it('rethrows the last failure, prefixed with the wait, when time runs out', async () => {
-    const failure = eventually(() => expect(1).toBe(2), 30);
-    await expect(failure).rejects.toThrow(/not met within 30 ms: .*expected 1 to be 2/);
-  });
-
-  it('awaits async checks', async () => {
-    let ready = false;
-    setTimeout(() => (ready = true), 20);
-    await expect(eventually(async () => ready, 1000)).resolves.toBe(true);
-  });
-});
-
-describe('withTimeout and gate', () => {
-  it('withTimeout passes a settled value through and rejects a promise that never settles', async () => {
-    await expect(withTimeout(Promise.resolve(7), 100, 'quick')).resolves.toBe(7);
-    const never = gate();
-    await expect(withTimeout(never.promise, 20, 'stuck publish')).rejects.toThrow('stuck publish did not settle within 20 ms');
-  });
-
-  it('a gate stays shut until opened', async () => {
-    const g = gate();
-    let passed = false;
-    const waiter = g.promise.then(() => (passed = true));
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(passed).toBe(false);
-    expect(g.isOpen).toBe(false);
-    g.open();
-    await waiter;
-    expect(passed).toBe(true);
-    expect(g.isOpen).toBe(true);
-  });
-});
-
 describe('scenario registration', () => {
-  it('every scenario title is unique within its area', () => {
-    const keys = ALL_SCENARIOS.map((s) => `${s.area} > ${s.title}`);
+  it('every scenario key (area > title) is unique', () => {
+    const keys = ALL_SCENARIOS.map(scenarioKey);
     expect(new Set(keys).size).toBe(keys.length);
   });
 
@@ -84,10 +37,82 @@ describe('scenario registration', () => {
     }
   });
 
+  it('the optional capabilities are off unless declared', () => {
+    const declared = scenarioCount(none);
+    expect(scenarioCount({ ...none, orderedPerPublish: false, outage: false, handlerTimeout: false })).toBe(declared);
+    expect(scenarioCount({ ...none, handlerTimeout: true })).toBeGreaterThan(declared);
+  });
+
   it('the registration line names the count and what is not applicable', () => {
     const line = describeRegistration({ name: 'broker-x', capabilities: { ...all, competingConsumers: false } });
     const missing = ALL_SCENARIOS.length - scenarioCount({ ...all, competingConsumers: false });
     expect(line).toBe(`conformance[broker-x]: ${ALL_SCENARIOS.length - missing} scenarios (${missing} not applicable: competing consumers)`);
     expect(describeRegistration({ name: 'full', capabilities: all })).toBe(`conformance[full]: ${ALL_SCENARIOS.length} scenarios`);
+  });
+});
+
+describe('results files and the ledger', () => {
+  const first = ALL_SCENARIOS.find((s) => (s.requires ?? []).length === 0)!;
+  const dlqOnly = ALL_SCENARIOS.find((s) => s.requires?.length === 1 && s.requires[0] === 'dlqAdmin')!;
+  const everyPass = (harness: string, capabilities: ConformanceCapabilities): HarnessResults =>
+    buildResults(harness, harness, capabilities, new Map(ALL_SCENARIOS.map((s) => [scenarioKey(s), 'pass'] as const)));
+
+  it('record pass, fail, n/a with the missing capability, and not run; and read back what was written', () => {
+    const results = buildResults('broker x', 'broker-x', { ...all, dlqAdmin: false }, new Map([[scenarioKey(first), 'fail']]));
+    expect(results.scenarios).toHaveLength(ALL_SCENARIOS.length);
+    expect(results.scenarios.find((s) => s.title === first.title)?.status).toBe('fail');
+    expect(results.scenarios.find((s) => s.title === dlqOnly.title)).toMatchObject({ status: 'n/a', missing: ['dlqAdmin'] });
+    expect(results.scenarios.filter((s) => s.status === 'not run').length).toBe(scenarioCount({ ...all, dlqAdmin: false }) - 1);
+
+    const dir = mkdtempSync(join(tmpdir(), 'conformance-results-'));
+    expect(resultsFileName('in-memory (roundTrip)')).toBe('in-memory-roundtrip.json');
+    writeResults(results, dir);
+    expect(readResults('broker x', dir)).toEqual(results);
+    expect(readResults('never ran', dir)).toBeUndefined();
+    expect(readAllResults(dir)).toEqual([results]);
+    expect(readAllResults(join(dir, 'missing'))).toEqual([]);
+  });
+
+  it('a results file joins its transport column, or adds a column for a transport not listed', () => {
+    const listed: LedgerTransport[] = [{ transport: 'redis', harnesses: ['redis'] }, { transport: 'kafka', harnesses: [] }];
+    const found = [everyPass('redis-cluster', none), everyPass('nats', none), everyPass('redis', none)].map((r) =>
+      r.harness === 'redis-cluster' ? { ...r, transport: 'redis' } : r,
+    );
+    expect(resolveTransports(listed, found)).toEqual([
+      { transport: 'redis', harnesses: ['redis', 'redis-cluster'] },
+      { transport: 'kafka', harnesses: [] },
+      { transport: 'nats', harnesses: ['nats'] },
+    ]);
+  });
+
+  it('a cell is pass only when every harness of the transport passed; n/a names the capability; no harness says so', () => {
+    const memory: LedgerTransport = { transport: 'in-memory', harnesses: ['a', 'b'] };
+    const passing = everyPass('a', { ...all, dlqAdmin: false });
+    const failing = buildResults('b', 'in-memory', { ...all, dlqAdmin: false }, new Map([[scenarioKey(first), 'fail']]));
+    expect(cell(first, memory, new Map([['a', passing], ['b', passing]]))).toBe('pass');
+    expect(cell(first, memory, new Map([['a', passing], ['b', failing]]))).toBe('fail');
+    expect(cell(first, memory, new Map([['a', passing], ['b', undefined]]))).toBe('not run');
+    expect(cell(dlqOnly, memory, new Map([['a', passing], ['b', passing]]))).toBe('n/a (dlqAdmin)');
+    expect(cell(first, { transport: 'kafka', harnesses: [] }, new Map())).toBe('no harness');
+  });
+
+  it('renders one row per scenario and one column per transport, the same bytes for the same results', () => {
+    const transports: LedgerTransport[] = [
+      { transport: 'in-memory', harnesses: ['mem'] },
+      { transport: 'redis', harnesses: ['redis'] },
+      { transport: 'kafka', harnesses: [] },
+    ];
+    const results = new Map([
+      ['mem', everyPass('mem', none)],
+      ['redis', undefined],
+    ]);
+    const text = renderLedger(results, transports);
+    expect(renderLedger(results, transports)).toBe(text);
+    const rows = text.split('\n').filter((line) => line.startsWith('| ') && ALL_SCENARIOS.some((s) => line.includes(` ${s.title.replace(/\|/g, '\\|')} |`)));
+    expect(rows).toHaveLength(ALL_SCENARIOS.length);
+    expect(text).toContain('| area | scenario | in-memory | redis | kafka |');
+    expect(text).toContain(`| ${first.area} | ${first.title} | pass | not run | no harness |`);
+    expect(text).toContain(`| ${dlqOnly.area} | ${dlqOnly.title} | n/a (dlqAdmin) | not run | no harness |`);
+    expect(text).toContain(`| in-memory | ${scenarioCount(none)} | 0 | ${ALL_SCENARIOS.length - scenarioCount(none)} | 0 |`);
   });
 });

@@ -3,8 +3,10 @@ import { type AnyEventClass, type DomainEvent, isDomainEvent } from '../events/d
 import { type Handler, normalizeHandler } from '../handlers/normalize.js';
 import { consoleLogger, type Logger } from '../logger.js';
 import { SubscriptionRegistry } from '../subscriptions/subscription-registry.js';
+import { noopMetrics, type Metrics } from '../tracing/metrics.js';
 import { noopTracer, type Tracer } from '../tracing/tracer.js';
 import { BackgroundTasks } from './background-tasks.js';
+import { HandlerWatch } from '../dispatch/dispatcher.js';
 
 export interface PublishOptions {
   /**
@@ -28,6 +30,11 @@ export interface Subscriber {
 export interface SubscribeOptions {
   /** Name for logs and spans; default the function's or class's name. */
   readonly name?: string;
+  /**
+   * This handler's time limit per attempt, in ms, over the bus's `handlerTimeoutMs`. A handler that
+   * has not settled by then counts as failed (HandlerTimeoutError) and goes through the retry policy.
+   */
+  readonly handlerTimeoutMs?: number;
 }
 
 /** Calling it removes the subscription; returns whether anything was removed. */
@@ -42,16 +49,78 @@ export interface ShutdownResult {
 
 /** The contract every bus keeps, in-memory or broker-backed. */
 export interface EventBus extends EventPublisher, AsyncDisposable {
+  /**
+   * Publishes events in list order. In-process it resolves when every handler has finished (their
+   * errors are logged and counted, never thrown); on a broker, once the broker has every event.
+   * With `{ background: true }` it returns once handed off; `shutdown()` drains what is in flight.
+   * @example
+   * await bus.publish([new OrderCreated({ aggregateId: id, aggregateVersion: 1, customerId: 'c-1' })]);
+   */
+  publish(events: readonly DomainEvent[], options?: PublishOptions): Promise<void>;
+  /**
+   * Runs `handler` for every event of `eventType`: a function, an object with `handle(event)`, or a
+   * lambda, sync or async. Returns a function that removes this subscription.
+   * @example
+   * const off = bus.subscribe(OrderCreated, (event) => console.log(event.customerId));
+   * off();
+   */
   subscribe<C extends AnyEventClass>(eventType: C, handler: Handler<InstanceType<C>>, options?: SubscribeOptions): Unsubscribe;
+  /**
+   * Removes `handler` from `eventType`; true when it was subscribed.
+   * @example
+   * bus.unsubscribe(OrderCreated, sendReceipt);
+   */
   unsubscribe<C extends AnyEventClass>(eventType: C, handler: Handler<InstanceType<C>>): boolean;
+  /**
+   * Subscribes a projection to every type its `subscribedTo()` lists.
+   * @example
+   * bus.subscribeAll({ subscribedTo: () => [OrderCreated, OrderShipped], handle: (event) => project(event) });
+   */
   subscribeAll(subscriber: Subscriber, options?: SubscribeOptions): Unsubscribe;
+  /**
+   * Runs `handler` for every event this bus dispatches, after the type-specific handlers. On a
+   * broker it sees the types registered in this process (see the transport's README).
+   * @example
+   * bus.subscribeToAllEvents((event) => audit.write(event.eventType, event.eventId));
+   */
   subscribeToAllEvents(handler: Handler, options?: SubscribeOptions): Unsubscribe;
+  /**
+   * Removes a wildcard handler; true when it was subscribed.
+   * @example
+   * bus.unsubscribeFromAllEvents(auditLogger);
+   */
   unsubscribeFromAllEvents(handler: Handler): boolean;
+  /**
+   * Removes every subscription, wildcards included.
+   * @example
+   * bus.clearSubscribers();
+   */
   clearSubscribers(): void;
-  /** Specific handlers for one type, or for all types when omitted (wildcards not included). */
+  /**
+   * Specific handlers for one type, or for all types when omitted (wildcards not included).
+   * @example
+   * bus.getSubscriberCount(OrderCreated); // 2
+   */
   getSubscriberCount(eventType?: AnyEventClass): number;
+  /**
+   * How many wildcard handlers are subscribed.
+   * @example
+   * bus.getWildcardSubscriberCount(); // 1
+   */
   getWildcardSubscriberCount(): number;
+  /**
+   * Counters since the bus was created; each bus documents its own (typed) set.
+   * @example
+   * const { eventsPublished, handlerErrors } = bus.getStats();
+   */
   getStats(): object;
+  /**
+   * Stops the bus: stops consuming, lets in-flight handlers finish and settles them, drains
+   * background publishes, closes connections, all within `timeoutMs` (default 30 000). Never
+   * loses or dead-letters a message because of the shutdown.
+   * @example
+   * const { drained } = await bus.shutdown(10_000);
+   */
   shutdown(timeoutMs?: number): Promise<ShutdownResult>;
 }
 
@@ -64,6 +133,14 @@ export interface EventBusBaseOptions {
   readonly logger?: Logger;
   /** Cap on background publishes in flight; at the cap they run inline. Default 1000. */
   readonly maxBackgroundTasks?: number;
+  /** Metrics implementation, e.g. `otelMetrics()` from @eventsource/otel. Default no-op. */
+  readonly metrics?: Metrics;
+  /**
+   * Time limit of one handler attempt, in ms. A handler that has not settled by then counts as
+   * failed (HandlerTimeoutError) and its message goes through the retry policy, so a hung handler
+   * never holds its message, or the messages queued behind it, forever. Default: no limit.
+   */
+  readonly handlerTimeoutMs?: number;
 }
 
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
@@ -83,12 +160,23 @@ export abstract class EventBusBase implements EventBus {
   protected readonly tracer: Tracer;
   protected readonly logger: Logger;
   protected readonly background: BackgroundTasks;
+  protected readonly metrics: Metrics;
+  /** The bus-wide handler time limit, ms; 0: none. */
+  protected readonly handlerTimeoutMs: number;
+  /** Handlers running past their time limit, for health() and stats. */
+  protected readonly handlerWatch = new HandlerWatch();
   #state: BusState = 'open';
   #shutdown: Promise<ShutdownResult> | undefined;
 
   protected constructor(options: EventBusBaseOptions = {}) {
     this.tracer = options.enableTracing === false ? noopTracer : (options.tracer ?? noopTracer);
     this.logger = options.logger ?? consoleLogger;
+    this.metrics = options.metrics ?? noopMetrics;
+    const timeout = options.handlerTimeoutMs;
+    if (timeout !== undefined && !(typeof timeout === 'number' && Number.isFinite(timeout) && timeout >= 1)) {
+      throw new ConfigError('handlerTimeoutMs', `must be a number of milliseconds >= 1; received ${String(timeout)}.`);
+    }
+    this.handlerTimeoutMs = timeout ?? 0;
     const limit = options.maxBackgroundTasks ?? DEFAULT_MAX_BACKGROUND_TASKS;
     if (!Number.isInteger(limit) || limit < 0) {
       throw new ConfigError('maxBackgroundTasks', `must be an integer >= 0; received ${String(limit)}.`);
@@ -136,7 +224,7 @@ export abstract class EventBusBase implements EventBus {
     const type = eventTypeName(eventType, 'subscribe');
     // The same handler twice for one type is one subscription; only the call that added it can
     // remove it through the returned function.
-    if (!this.subscriptions.add(type, normalizeHandler(handler, options?.name))) return NOTHING_TO_UNSUBSCRIBE;
+    if (!this.subscriptions.add(type, normalizeHandler(handler, options?.name, options?.handlerTimeoutMs))) return NOTHING_TO_UNSUBSCRIBE;
     this.onSubscriptionsChanged();
     return () => this.unsubscribe(eventType, handler);
   }
@@ -153,7 +241,7 @@ export abstract class EventBusBase implements EventBus {
         'subscribeAll() takes an object with subscribedTo() (returning event classes) and handle(event).',
       );
     }
-    const handler = normalizeHandler(subscriber, options?.name);
+    const handler = normalizeHandler(subscriber, options?.name, options?.handlerTimeoutMs);
     // Every name is checked before any is added: a bad entry leaves no partial subscription.
     const names = subscriber.subscribedTo().map((type) => eventTypeName(type, 'subscribeAll'));
     const added = names.filter((name) => this.subscriptions.add(name, handler));
@@ -168,7 +256,7 @@ export abstract class EventBusBase implements EventBus {
   }
 
   subscribeToAllEvents(handler: Handler, options?: SubscribeOptions): Unsubscribe {
-    if (!this.subscriptions.addWildcard(normalizeHandler(handler, options?.name))) return NOTHING_TO_UNSUBSCRIBE;
+    if (!this.subscriptions.addWildcard(normalizeHandler(handler, options?.name, options?.handlerTimeoutMs))) return NOTHING_TO_UNSUBSCRIBE;
     this.onSubscriptionsChanged();
     return () => this.unsubscribeFromAllEvents(handler);
   }

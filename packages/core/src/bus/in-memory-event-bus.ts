@@ -93,7 +93,7 @@ export class InMemoryEventBus extends EventBusBase {
     this.#eventsPublished++;
     const handlers = this.subscriptions.handlersFor(event.eventType);
     if (handlers.length === 0) return RESOLVED;
-    return dispatch(event, handlers, { tracer: this.tracer, parent }).then((outcome) => this.record(event, outcome));
+    return dispatch(event, handlers, { tracer: this.tracer, parent, handlerTimeoutMs: this.handlerTimeoutMs, watch: this.handlerWatch }).then((outcome) => this.record(event, outcome));
   }
 
   private record(event: DomainEvent, outcome: DispatchOutcome): void {

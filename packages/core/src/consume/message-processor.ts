@@ -1,8 +1,8 @@
 import { EnvelopeDecodeError, type HandlerDispatchError, errorMessage, errorName } from '../errors.js';
-import { type EnvelopeCodec, type IncomingEnvelope } from '../envelope/codec.js';
+import { isWellFormedEventType, type EnvelopeCodec, type IncomingEnvelope } from '../envelope/codec.js';
 import { type DeadLetterDetails, readFailureHistory, retryHeaders } from '../envelope/failure-headers.js';
 import type { DomainEvent } from '../events/domain-event.js';
-import { dispatch } from '../dispatch/dispatcher.js';
+import { dispatch, type DispatchOutcome, type HandlerWatch } from '../dispatch/dispatcher.js';
 import type { RetryPolicy } from '../retry/retry-policy.js';
 import type { SubscriptionRegistry } from '../subscriptions/subscription-registry.js';
 import type { Tracer } from '../tracing/tracer.js';
@@ -47,6 +47,10 @@ export interface MessageProcessorOptions {
   readonly spanAttributes?: Readonly<Record<string, string | number | boolean | undefined>>;
   /** Clock, injectable for tests. */
   readonly now?: () => Date;
+  /** The bus's time limit per handler attempt, ms (0: none); a subscription's own limit wins. */
+  readonly handlerTimeoutMs?: number;
+  /** Counts handlers running past their limit, for health(). */
+  readonly watch?: HandlerWatch;
 }
 
 /**
@@ -70,8 +74,9 @@ export class MessageProcessor {
     const { codec, subscriptions } = this.#options;
     const peeked = codec.peekEventType(incoming);
     // Cheap exit for other services' types: no parse, no validation. The body of such a message
-    // is not ours to judge, so it is acked even if it would not decode.
-    if (peeked !== undefined && !subscriptions.hasHandlersFor(peeked)) {
+    // is not ours to judge, so it is acked even if it would not decode. An empty or malformed
+    // type header names nobody's type: it is bad input, and decoding dead-letters it.
+    if (peeked !== undefined && incoming.invalid === undefined && !subscriptions.hasHandlersFor(peeked) && isWellFormedEventType(peeked)) {
       return Promise.resolve({ kind: 'skip', reason: 'no_subscribers', eventType: peeked });
     }
     let decoded: DomainEvent | Promise<DomainEvent>;
@@ -95,13 +100,24 @@ export class MessageProcessor {
     if (handlers.length === 0) {
       return Promise.resolve({ kind: 'skip', reason: 'no_subscribers', eventType: event.eventType });
     }
+    const decide = (outcome: DispatchOutcome): ProcessOutcome =>
+      outcome.ok ? { kind: 'ack', event, invoked: outcome.invoked } : this.#failed(event, incoming, outcome.error, outcome.invoked);
+    if (!tracer.enabled) {
+      return dispatch(event, handlers, { tracer, handlerTimeoutMs: this.#options.handlerTimeoutMs, watch: this.#options.watch }).then(decide);
+    }
+    // Traced: decide before the dispatch span ends, so the span says what happens next.
+    let decided: ProcessOutcome | undefined;
     return dispatch(event, handlers, {
       tracer,
-      parent: tracer.enabled ? tracer.extract(incoming.headers) : undefined,
+      parent: tracer.extract(incoming.headers),
       attributes: this.#options.spanAttributes,
-    }).then((outcome) =>
-      outcome.ok ? { kind: 'ack', event, invoked: outcome.invoked } : this.#failed(event, incoming, outcome.error, outcome.invoked),
-    );
+      handlerTimeoutMs: this.#options.handlerTimeoutMs,
+      watch: this.#options.watch,
+      outcomeAttributes: (outcome) => {
+        decided = decide(outcome);
+        return { 'eventsource.outcome': decided.kind === 'dead-letter' ? 'dead_letter' : decided.kind };
+      },
+    }).then((outcome) => decided ?? decide(outcome));
   }
 
   #undecodable(incoming: IncomingEnvelope, peeked: string | undefined, error: unknown): ProcessOutcome {

@@ -1,7 +1,7 @@
-import { HandlerDispatchError, type HandlerFailure } from '../errors.js';
+import { HandlerDispatchError, HandlerTimeoutError, errorMessage, type HandlerFailure } from '../errors.js';
 import type { DomainEvent } from '../events/domain-event.js';
 import type { NormalizedHandler } from '../handlers/normalize.js';
-import { SPAN_NAMES, type Span, type TraceContext, type Tracer } from '../tracing/tracer.js';
+import { SPAN_NAMES, type Span, type SpanAttributes, type TraceContext, type Tracer } from '../tracing/tracer.js';
 
 /** The single result of running an event's handlers. */
 export type DispatchOutcome =
@@ -14,6 +14,23 @@ export interface DispatchContext {
   readonly parent?: Span | TraceContext | undefined;
   /** Extra attributes for the dispatch span (destination, consumer group, …). */
   readonly attributes?: Readonly<Record<string, string | number | boolean | undefined>>;
+  /** The bus's time limit per handler attempt, ms; a subscription's own limit wins. 0 or absent: none. */
+  readonly handlerTimeoutMs?: number | undefined;
+  /** Counts handlers still running past their limit (health() reports them as stuck). */
+  readonly watch?: HandlerWatch | undefined;
+  /**
+   * Called once the handlers are done and before the dispatch span ends: attributes for that span
+   * that depend on the outcome (a broker consumer says what it will do with the message), so a
+   * retry or a dead letter is visible in the trace.
+   */
+  readonly outcomeAttributes?: ((outcome: DispatchOutcome) => SpanAttributes | undefined) | undefined;
+}
+
+/** Handlers that timed out and have not settled since: health() calls them stuck. */
+export class HandlerWatch {
+  stuck = 0;
+  /** Handlers that ran past their limit since the bus started. */
+  timedOut = 0;
 }
 
 const OK_NONE: DispatchOutcome = Object.freeze({ ok: true, invoked: 0 });
@@ -31,17 +48,18 @@ function outcomeOf(event: DomainEvent, invoked: number, failures: IndexedFailure
  * Tracing off: no async frame, no closure or derived promise per handler, and no combinator for a
  * single handler; each of those is an allocation plus a microtask hop per event.
  */
-function runUntraced(event: DomainEvent, handlers: readonly NormalizedHandler[]): Promise<DispatchOutcome> {
+function runUntraced(event: DomainEvent, handlers: readonly NormalizedHandler[], context: DispatchContext): Promise<DispatchOutcome> {
   if (handlers.length === 1) {
     const handler = handlers[0]!;
     let result: unknown;
     try {
       result = handler.invoke(event);
+      if (!isThenable(result)) return Promise.resolve(OK_ONE);
     } catch (error) {
+      // isThenable runs inside the try: a returned object whose `then` getter throws is a handler failure.
       return Promise.resolve(outcomeOf(event, 1, [{ handlerName: handler.name, error, index: 0 }]));
     }
-    if (!isThenable(result)) return Promise.resolve(OK_ONE);
-    return Promise.resolve(result).then(
+    return limited(result, handler, event, context).then(
       () => OK_ONE,
       (error: unknown) => outcomeOf(event, 1, [{ handlerName: handler.name, error, index: 0 }]),
     );
@@ -52,14 +70,16 @@ function runUntraced(event: DomainEvent, handlers: readonly NormalizedHandler[])
   for (let index = 0; index < handlers.length; index++) {
     const handler = handlers[index]!;
     let result: unknown;
+    let thenable: boolean;
     try {
       result = handler.invoke(event);
+      thenable = isThenable(result);
     } catch (error) {
       (failures ??= []).push({ handlerName: handler.name, error, index });
       continue;
     }
-    if (isThenable(result)) {
-      (pending ??= []).push(result);
+    if (thenable) {
+      (pending ??= []).push(limited(result as PromiseLike<unknown>, handler, event, context));
       (pendingIndex ??= []).push(index);
     }
   }
@@ -94,7 +114,7 @@ export function dispatch(
   context: DispatchContext,
 ): Promise<DispatchOutcome> {
   if (handlers.length === 0) return Promise.resolve(OK_NONE);
-  if (!context.tracer.enabled) return runUntraced(event, handlers);
+  if (!context.tracer.enabled) return runUntraced(event, handlers, context);
 
   const { tracer } = context;
   const span = tracer.startSpan(SPAN_NAMES.dispatch, {
@@ -111,7 +131,14 @@ export function dispatch(
       ...context.attributes,
     },
   });
-  return span.run(() => runHandlers(event, handlers, tracer, span)).then((outcome) => {
+  return span.run(() => runHandlers(event, handlers, tracer, span, context)).then((outcome) => {
+    const extra = context.outcomeAttributes?.(outcome);
+    if (extra) {
+      for (const key in extra) {
+        const value = extra[key];
+        if (value !== undefined) span.setAttribute(key, value);
+      }
+    }
     if (!outcome.ok) {
       span.recordException(outcome.error);
       span.setStatus('error', outcome.error.message);
@@ -129,6 +156,7 @@ async function runHandlers(
   handlers: readonly NormalizedHandler[],
   tracer: Tracer,
   parent: Span,
+  context: DispatchContext,
 ): Promise<DispatchOutcome> {
   let failures: IndexedFailure[] | undefined;
   let pending: Array<Promise<void>> | undefined;
@@ -142,30 +170,69 @@ async function runHandlers(
     });
     const fail = (error: unknown): void => {
       (failures ??= []).push({ handlerName: handler.name, error, index });
-      endSpan(span, error);
+      failSpan(span, error);
     };
+    let result: unknown;
+    let thenable: boolean;
     try {
-      const result = span.run(() => handler.invoke(event));
-      if (isThenable(result)) {
-        (pending ??= []).push(Promise.resolve(result).then(() => endSpan(span), fail));
-      } else {
-        endSpan(span);
-      }
+      result = span.run(() => handler.invoke(event));
+      thenable = isThenable(result);
     } catch (error) {
       fail(error);
+      continue;
+    }
+    if (thenable) {
+      (pending ??= []).push(limited(result as PromiseLike<unknown>, handler, event, context).then(() => endSpan(span), fail));
+    } else {
+      endSpan(span);
     }
   }
   if (pending) await Promise.all(pending);
   return outcomeOf(event, handlers.length, failures);
 }
 
-function endSpan(span: Span, error?: unknown): void {
-  if (error !== undefined) {
-    span.recordException(error);
-    span.setStatus('error', error instanceof Error ? error.message : String(error));
-  } else {
-    span.setStatus('ok');
-  }
+/**
+ * The handler's promise, bounded by its time limit when one is set. Past the limit the attempt
+ * fails with HandlerTimeoutError; the handler itself cannot be stopped, so it is watched until it
+ * settles. Without a limit: no timer, no extra promise.
+ */
+function limited(result: PromiseLike<unknown>, handler: NormalizedHandler, event: DomainEvent, context: DispatchContext): Promise<unknown> {
+  const timeoutMs = handler.timeoutMs ?? context.handlerTimeoutMs ?? 0;
+  // Promise.resolve of a native promise is that promise: no allocation on the common path.
+  if (!(timeoutMs > 0)) return Promise.resolve(result);
+  const watch = context.watch;
+  return new Promise((resolve, reject) => {
+    let overdue = false;
+    const timer = setTimeout(() => {
+      overdue = true;
+      if (watch) {
+        watch.stuck++;
+        watch.timedOut++;
+      }
+      reject(new HandlerTimeoutError(handler.name, event.eventType, timeoutMs));
+    }, timeoutMs);
+    const settle = (done: () => void): void => {
+      clearTimeout(timer);
+      if (overdue) {
+        if (watch) watch.stuck--;
+      } else done();
+    };
+    result.then(
+      (value) => settle(() => resolve(value)),
+      (error: unknown) => settle(() => reject(error)),
+    );
+  });
+}
+
+function endSpan(span: Span): void {
+  span.setStatus('ok');
+  span.end();
+}
+
+/** A failed handler's span; `throw undefined` is a failure too. */
+function failSpan(span: Span, error: unknown): void {
+  span.recordException(error);
+  span.setStatus('error', errorMessage(error));
   span.end();
 }
 

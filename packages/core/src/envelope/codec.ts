@@ -1,4 +1,4 @@
-import { EnvelopeDecodeError, InvalidEventError, UnknownEventTypeError, ConfigError } from '../errors.js';
+import { EnvelopeDecodeError, InvalidEventError, UnknownEventTypeError, ConfigError, type DecodeFailureReason } from '../errors.js';
 import { type AnyEventClass, type DomainEvent, BASE_FIELDS, constructEvent, isDomainEvent } from '../events/domain-event.js';
 import { formatIssues, type StandardSchemaV1 } from '../events/standard-schema.js';
 import { defaultRegistry, type EventRegistry } from '../events/registry.js';
@@ -15,7 +15,21 @@ export interface Envelope {
 /** What a transport received: headers (possibly partial or absent) and raw body bytes or text. */
 export interface IncomingEnvelope {
   readonly headers?: EnvelopeHeaders | undefined;
-  readonly body: string | Uint8Array;
+  /** Undefined when the message has no body at all (dead-lettered as `missing_field`). */
+  readonly body: string | Uint8Array | undefined;
+  /**
+   * Set by a transport that already found the message undecodable while reading it (e.g. a header
+   * that is not valid UTF-8): decoding fails with this reason, and the message is dead-lettered.
+   */
+  readonly invalid?: { readonly reason: DecodeFailureReason; readonly message: string } | undefined;
+}
+
+/** A well-formed event type name: 1 to 255 characters, no white space or control characters. */
+const EVENT_TYPE_NAME = /^[^\s\p{Cc}]{1,255}$/u;
+
+/** True for a header value that can name an event type; an empty or malformed one is bad input, not "another service's type". */
+export function isWellFormedEventType(value: string): boolean {
+  return EVENT_TYPE_NAME.test(value);
 }
 
 export interface EnvelopeCodecOptions {
@@ -100,12 +114,16 @@ export class EnvelopeCodec {
    * awaited, and throws synchronously. Transports use it to save a promise per message.
    */
   decodeNow(incoming: IncomingEnvelope): DomainEvent | Promise<DomainEvent> {
+    if (incoming.invalid) throw new EnvelopeDecodeError(incoming.invalid.reason, incoming.invalid.message);
     const record = this.parseBody(incoming.body);
     const eventType = record.eventType;
     if (typeof eventType !== 'string' || eventType.length === 0) {
       throw new EnvelopeDecodeError('missing_field', 'Message body has no "eventType" string.');
     }
     const headerType = incoming.headers?.[HEADER.eventType];
+    if (headerType !== undefined && !isWellFormedEventType(headerType)) {
+      throw new EnvelopeDecodeError('invalid_field', `Header event-type ${JSON.stringify(headerType.slice(0, 100))} is empty or malformed.`);
+    }
     if (headerType !== undefined && headerType !== eventType) {
       throw new EnvelopeDecodeError(
         'type_mismatch',
@@ -128,7 +146,10 @@ export class EnvelopeCodec {
     return withPayload(cls, record, payload, result);
   }
 
-  private parseBody(body: string | Uint8Array): Record<string, unknown> {
+  private parseBody(body: string | Uint8Array | undefined): Record<string, unknown> {
+    if (body === undefined) {
+      throw new EnvelopeDecodeError('missing_field', 'Message has no body. Publish with an @eventsource bus, or put the event JSON in the body.');
+    }
     let text: string;
     if (typeof body === 'string') {
       if (body.length > this.maxBodyBytes || (body.length * 3 > this.maxBodyBytes && Buffer.byteLength(body) > this.maxBodyBytes)) {

@@ -2,7 +2,14 @@ import type { DecodeFailureReason } from '../errors.js';
 import { HEADER, type EnvelopeHeaders } from './headers.js';
 
 /** Why a message was dead-lettered. Stable strings; alert on them. */
-export type DeadLetterReason = 'max_retries_exceeded' | 'retries_disabled' | DecodeFailureReason;
+export type DeadLetterReason =
+  | 'max_retries_exceeded'
+  | 'retries_disabled'
+  /** Started maxDeliveries times without being settled: it keeps killing (or stalling) its consumers. */
+  | 'max_deliveries_exceeded'
+  /** No handler in this consumer group subscribes to its type (with `unsubscribedTypes: 'dead-letter'`). */
+  | 'no_subscribers'
+  | DecodeFailureReason;
 
 /** Retry bookkeeping carried on a message between attempts. */
 export interface FailureHistory {

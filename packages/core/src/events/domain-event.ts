@@ -46,13 +46,48 @@ export const BASE_FIELDS = [
   'metadata',
 ] as const;
 const BASE_FIELD_SET: ReadonlySet<string> = new Set(BASE_FIELDS);
-const RESERVED_METHODS: ReadonlySet<string> = new Set(['with', 'withCausation', 'withMetadata', 'toJSON', 'constructor', '__proto__']);
+const RESERVED_METHOD_NAMES = ['with', 'withCausation', 'withMetadata', 'toJSON', 'constructor', '__proto__'] as const;
+const RESERVED_METHODS: ReadonlySet<string> = new Set(RESERVED_METHOD_NAMES);
+
+/** Names a payload field cannot have: the base fields, DomainEvent's methods and `__proto__`. */
+export type ReservedFieldName = (typeof BASE_FIELDS)[number] | (typeof RESERVED_METHOD_NAMES)[number];
 const EMPTY_METADATA: Readonly<Record<string, unknown>> = Object.freeze({});
 
-function reservedField(definition: EventDefinition, key: string): InvalidEventError {
+function reservedField(eventType: string, key: string): InvalidEventError {
   return new InvalidEventError(
-    `${definition.eventType} has a payload field named "${key}", a name DomainEvent reserves (for its methods or the prototype). Rename the field.`,
+    `${eventType} has a payload field named "${key}", a name DomainEvent reserves (for its methods or the prototype). Rename the field.`,
   );
+}
+
+function baseFieldClash(eventType: string, key: string, where: string): InvalidEventError {
+  return new InvalidEventError(
+    `${eventType} ${where} a payload field named "${key}", which is a base field of every event (${BASE_FIELDS.join(', ')}). ` +
+      'A payload field cannot replace an envelope field; rename the payload field.',
+  );
+}
+
+function invalidBaseField(eventType: string, field: string, expected: string, value: unknown): InvalidEventError {
+  return new InvalidEventError(
+    `${eventType}.${field} must be ${expected}; received ${describeValue(value)}. ` +
+      `"${field}" is a base field of every event, so a payload field cannot use that name either.`,
+  );
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
+}
+
+function optionalString(eventType: string, init: Record<string, unknown>, field: string, nonEmpty: boolean): string | undefined {
+  const value = init[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || (nonEmpty && value.length === 0)) {
+    throw invalidBaseField(eventType, field, nonEmpty ? 'a non-empty string' : 'a string', value);
+  }
+  return value;
 }
 
 function isEmptyObject(value: object | undefined): boolean {
@@ -110,13 +145,17 @@ export abstract class DomainEvent implements EventEnvelopeFields {
     let payload: Record<string, unknown> | undefined;
     for (const key of Object.keys(init)) {
       if (BASE_FIELD_SET.has(key)) continue;
-      if (RESERVED_METHODS.has(key)) throw reservedField(definition, key);
+      if (RESERVED_METHODS.has(key)) throw reservedField(definition.eventType, key);
       if (schema) (payload ??= {})[key] = init[key];
       else target[key] = cloneFrozen(init[key]);
     }
     if (schema) {
       const validated = validatePayloadSync(definition, schema, payload ?? {});
-      for (const key of Object.keys(validated)) target[key] = cloneFrozen(validated[key]);
+      for (const key of Object.keys(validated)) {
+        if (BASE_FIELD_SET.has(key)) throw baseFieldClash(definition.eventType, key, 'payload schema produced');
+        if (RESERVED_METHODS.has(key)) throw reservedField(definition.eventType, key);
+        target[key] = cloneFrozen(validated[key]);
+      }
     }
 
     const aggregateType = init.aggregateType ?? definition.aggregateType;
@@ -137,7 +176,25 @@ export abstract class DomainEvent implements EventEnvelopeFields {
     // A Date from the decoder is already a private copy; one from a caller is copied.
     const occurredAt =
       payloadAlreadyValidated && init.occurredAt instanceof Date ? init.occurredAt : toDate(init.occurredAt, definition.eventType);
-    const eventId = init.eventId ?? randomUUID();
+    // Base-field names in `init` always mean the base field, so a plain-JavaScript caller who means
+    // a payload field (`eventId: 5`) gets an error instead of a silently replaced envelope.
+    const record = init as Record<string, unknown>;
+    if (init.eventType !== undefined && init.eventType !== definition.eventType) {
+      throw invalidBaseField(definition.eventType, 'eventType', `"${definition.eventType}" (set by the class) or left out`, init.eventType);
+    }
+    // A decoded body may carry an older eventVersion (its producer ran an older definition); only a
+    // caller's own value is held to the class's.
+    if (!payloadAlreadyValidated && init.eventVersion !== undefined && init.eventVersion !== definition.eventVersion) {
+      throw invalidBaseField(definition.eventType, 'eventVersion', `${definition.eventVersion} (set by the class) or left out`, init.eventVersion);
+    }
+    const eventId = optionalString(definition.eventType, record, 'eventId', true) ?? randomUUID();
+    const correlationId = optionalString(definition.eventType, record, 'correlationId', true) ?? eventId;
+    const causationId = optionalString(definition.eventType, record, 'causationId', false);
+    const tenantId = optionalString(definition.eventType, record, 'tenantId', false);
+    const metadata: unknown = init.metadata ?? undefined;
+    if (metadata !== undefined && (typeof metadata !== 'object' || !isPlainObject(metadata as object))) {
+      throw invalidBaseField(definition.eventType, 'metadata', 'a plain object of metadata entries', metadata);
+    }
 
     const self = this as { -readonly [K in keyof EventEnvelopeFields]: EventEnvelopeFields[K] };
     self.eventId = eventId;
@@ -147,10 +204,10 @@ export abstract class DomainEvent implements EventEnvelopeFields {
     self.aggregateId = init.aggregateId;
     self.aggregateType = aggregateType;
     self.aggregateVersion = aggregateVersion;
-    if (init.tenantId !== undefined && init.tenantId !== null) self.tenantId = init.tenantId;
-    self.correlationId = init.correlationId ?? eventId;
-    if (init.causationId !== undefined && init.causationId !== null) self.causationId = init.causationId;
-    self.metadata = isEmptyObject(init.metadata) ? EMPTY_METADATA : (cloneFrozen(init.metadata) as Record<string, unknown>);
+    if (tenantId !== undefined) self.tenantId = tenantId;
+    self.correlationId = correlationId;
+    if (causationId !== undefined) self.causationId = causationId;
+    self.metadata = isEmptyObject(metadata as object | undefined) ? EMPTY_METADATA : (cloneFrozen(metadata) as Record<string, unknown>);
     Object.freeze(this);
   }
 
@@ -207,6 +264,17 @@ export type PayloadOf<S> =
         : never
       : never;
 
+/** The payload fields of `S` that use a {@link ReservedFieldName}; `never` when there are none. */
+export type ClashingPayloadField<S> = Extract<keyof PayloadOf<S>, ReservedFieldName>;
+
+/**
+ * Makes `payload` unassignable when it declares a reserved field, so the compiler reports the
+ * clash at `defineEvent` and names the field.
+ */
+export type PayloadFieldCheck<S> = [ClashingPayloadField<S>] extends [never]
+  ? unknown
+  : { payload: { readonly 'payload field name is reserved by every event (a base field or method); rename it': ClashingPayloadField<S> } };
+
 export interface DefineEventOptions<S extends PayloadSpec> {
   /** The aggregate this event belongs to; instances may still override it. */
   aggregateType?: string;
@@ -253,8 +321,9 @@ export type EventOf<C extends AnyEventClass> = InstanceType<C>;
  */
 export function defineEvent<const T extends string, S extends PayloadSpec = PayloadFields<Record<never, never>>>(
   eventType: T,
-  options: DefineEventOptions<S> = {},
+  checkedOptions?: DefineEventOptions<S> & PayloadFieldCheck<S>,
 ): EventClass<T, PayloadOf<S>> {
+  const options: DefineEventOptions<S> = checkedOptions ?? {};
   if (typeof eventType !== 'string' || eventType.trim().length === 0) {
     throw new InvalidEventError('defineEvent needs a non-empty event type name, e.g. defineEvent("OrderCreated", …).');
   }
@@ -264,6 +333,10 @@ export function defineEvent<const T extends string, S extends PayloadSpec = Payl
   }
   const spec = options.payload;
   const payloadSchema = spec !== undefined && '~standard' in spec ? (spec as StandardSchemaV1) : undefined;
+  for (const key of declaredSchemaKeys(payloadSchema)) {
+    if (BASE_FIELD_SET.has(key)) throw baseFieldClash(eventType, key, 'declares');
+    if (RESERVED_METHODS.has(key)) throw reservedField(eventType, key);
+  }
   const definition: EventDefinition = {
     eventType,
     eventVersion,
@@ -286,6 +359,20 @@ export function defineEvent<const T extends string, S extends PayloadSpec = Payl
   definitions.set(Class, definition);
   (options.registry ?? defaultRegistry).register(Class as unknown as AnyEventClass, definedAt());
   return Class as unknown as EventClass<T, PayloadOf<S>>;
+}
+
+/**
+ * The keys an object schema declares, where the library exposes them (zod's `shape`, valibot's
+ * `entries`), so a clash is reported when the event is defined rather than on its first use.
+ * Standard Schema itself does not expose keys; other schemas are checked on construction.
+ */
+function declaredSchemaKeys(schema: StandardSchemaV1 | undefined): string[] {
+  if (schema === undefined) return [];
+  for (const property of ['shape', 'entries']) {
+    const keys: unknown = (schema as unknown as Record<string, unknown>)[property];
+    if (keys !== null && typeof keys === 'object' && !Array.isArray(keys)) return Object.keys(keys);
+  }
+  return [];
 }
 
 /** Subclasses of a defined class (`class X extends defineEvent(…) {}`) inherit its definition. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BackgroundTasks } from '../../src/transport.js';
-import { deferred, nextTurn } from '../support/deferred.js';
+import { deferred, nextTurn } from '@eventsource/testkit';
 
 function tasks(limit: number, errors: unknown[] = []): BackgroundTasks {
   return new BackgroundTasks(limit, (error) => errors.push(error));

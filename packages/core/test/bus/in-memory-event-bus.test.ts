@@ -13,9 +13,7 @@ import {
   type DomainEvent,
   type InMemoryEventBusOptions,
 } from '../../src/index.js';
-import { deferred, nextTurn } from '../support/deferred.js';
-import { RecordingLogger } from '../support/recording-logger.js';
-import { RecordingTracer } from '../support/recording-tracer.js';
+import { RecordingLogger, RecordingTracer, deferred, nextTurn } from '@eventsource/testkit';
 
 const Deposited = defineEvent('InMemoryBusTest.Deposited', {
   aggregateType: 'Account',

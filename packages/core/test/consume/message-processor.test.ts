@@ -40,7 +40,7 @@ function setup(policy: RetryPolicyOptions = {}, ...handlers: Array<(event: Domai
     codec,
     subscriptions,
     tracer: noopTracer,
-    retryPolicy: new RetryPolicy({ baseDelay: 100, maxDelay: 10_000, jitter: 0, maxRetries: 2, ...policy }),
+    retryPolicy: new RetryPolicy({ baseDelayMs: 100, maxDelayMs: 10_000, jitter: 0, maxRetries: 2, ...policy }),
     now: () => NOW,
   });
   return { processor, subscriptions };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HandlerDispatchError, defineEvent, noopTracer, type DomainEvent } from '../../src/index.js';
 import { dispatch, normalizeHandler } from '../../src/transport.js';
-import { deferred, nextTurn } from '../support/deferred.js';
+import { deferred, nextTurn } from '@eventsource/testkit';
 
 const Charged = defineEvent('DispatcherTest.Charged', { aggregateType: 'Card' });
 const charged = () => new Charged({ aggregateId: 'card-1', eventId: 'evt-1' });

@@ -14,7 +14,7 @@ import {
   type TraceContext,
 } from '../../src/index.js';
 import { MessageProcessor, SubscriptionRegistry, dispatch, isTraceContext, normalizeHandler } from '../../src/transport.js';
-import { RecordingTracer, type RecordedSpan } from '../support/recording-tracer.js';
+import { RecordingTracer, type RecordedSpan } from '@eventsource/testkit';
 
 const registry = new EventRegistry();
 const Reserved = defineEvent('TracerTest.Reserved', {

@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import { withCausation } from '@eventsource/core';
 import { ConformanceEvents, orderPlaced, type OrderShippedEvent } from '../events.js';
-import { withTimeout } from '../eventually.js';
+import { withTimeout } from '@eventsource/testkit';
 import type { Scenario } from '../scenario.js';
 
 const { OrderPlaced, OrderShipped } = ConformanceEvents;

@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { ConformanceEvents, orderPlaced, type OrderPlacedEvent } from '../events.js';
-import { gate, work } from '../eventually.js';
+import { gate, work } from '@eventsource/testkit';
 import { Recorder, requireKill, type Scenario } from '../scenario.js';
 
 const { OrderPlaced } = ConformanceEvents;

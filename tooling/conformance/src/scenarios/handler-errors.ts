@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { ConformanceEvents, orderPlaced } from '../events.js';
-import { withTimeout } from '../eventually.js';
+import { withTimeout } from '@eventsource/testkit';
 import { Recorder, type Scenario } from '../scenario.js';
 
 const { OrderPlaced, Unheard } = ConformanceEvents;

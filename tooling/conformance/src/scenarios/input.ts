@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import { EnvelopeCodec, HEADER, InvalidEventError, type DeadLetterMessage, type DomainEvent } from '@eventsource/core';
 import { ConformanceEvents, UNREGISTERED_EVENT_TYPE, orderPlaced } from '../events.js';
-import { Recorder, failureOf, requireDlq, requireInjectRaw, type Scenario, type ScenarioEnv } from '../scenario.js';
+import { Recorder, failureOf, rawBodyOf, requireDlq, requireInjectRaw, type Scenario, type ScenarioEnv } from '../scenario.js';
 import type { RawMessage } from '../types.js';
 
 const { OrderPlaced, Unheard } = ConformanceEvents;
@@ -92,11 +92,20 @@ function malformedScenario(c: MalformedCase): Scenario {
         expect(letter.event).toBeUndefined();
         expect(letter.info.errorMessage.length).toBeGreaterThan(0);
         expect(letter.info.originalDestination.length).toBeGreaterThan(0);
-        if (c.reason !== 'too_large') expect(letter.body).toBe(raw.body);
+        if (c.reason !== 'too_large' && typeof raw.body === 'string') expect(letter.body).toBe(raw.body);
         expect(await dlq.getDlqMessageCount()).toBe(1);
       }
     },
   };
+}
+
+/** The bytes of a valid OrderPlaced body whose customerId holds 0xff 0xfe: never valid in UTF-8. */
+function invalidUtf8Body(env: ScenarioEnv): { event: DomainEvent; bytes: Uint8Array } {
+  const marker = 'INVALID-UTF8-HERE';
+  const event = orderPlaced({ aggregateId: env.uniqueId('bytes'), customerId: marker });
+  const [head, tail] = JSON.stringify(event).split(marker) as [string, string];
+  const bytes = Uint8Array.from([...Buffer.from(head, 'utf8'), 0xff, 0xfe, ...Buffer.from(tail, 'utf8')]);
+  return { event, bytes };
 }
 
 export const inputScenarios: readonly Scenario[] = [
@@ -180,4 +189,38 @@ export const inputScenarios: readonly Scenario[] = [
     },
   },
   ...malformedCases.map(malformedScenario),
+  {
+    area: 'bad input',
+    title: 'a body with invalid UTF-8 inside a JSON string is dead-lettered as malformed_json, keeping the original bytes',
+    requires: ['rawInjection'],
+    async run(env) {
+      const inject = requireInjectRaw(env.context);
+      const received = new Recorder();
+      const consumer = await env.startBus((b) => b.subscribe(OrderPlaced, received.handle));
+      const { event, bytes } = invalidUtf8Body(env);
+      await inject({ headers: codec.encode(event).headers, body: bytes });
+      const after = orderPlaced({ aggregateId: env.uniqueId('order') });
+      await consumer.bus.publish([after]);
+
+      // Decoding lossily would hand the handler a customerId of U+FFFD instead.
+      await env.eventually(() => expect(received.ids).toContain(after.eventId));
+      expect(received.ids).toEqual([after.eventId]);
+      if (env.capabilities.dlqAdmin) {
+        const dlq = requireDlq(consumer);
+        const letters = await env.eventually(async () => {
+          const list = await dlq.getDlqMessages();
+          expect(list).toHaveLength(1);
+          return list;
+        });
+        const letter = letters[0]!;
+        expect(letter.info.reason).toBe('malformed_json');
+        expect(letter.info.errorMessage).toMatch(/UTF-8/);
+        expect(letter.info.attempts).toBe(0);
+        expect(letter.event).toBeUndefined();
+        const rawBody = rawBodyOf(letter);
+        expect(rawBody, 'DeadLetterMessage.rawBody').toBeInstanceOf(Uint8Array);
+        expect([...rawBody!]).toEqual([...bytes]);
+      }
+    },
+  },
 ];

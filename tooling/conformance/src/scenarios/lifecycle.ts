@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import { BusClosedError, type EventBus } from '@eventsource/core';
 import { ConformanceEvents, orderPlaced } from '../events.js';
-import { gate, withTimeout, work } from '../eventually.js';
+import { gate, withTimeout, work } from '@eventsource/testkit';
 import { Recorder, failureOf, type Scenario } from '../scenario.js';
 
 const { OrderPlaced } = ConformanceEvents;
@@ -110,6 +110,40 @@ export const lifecycleScenarios: readonly Scenario[] = [
       }
       const error = await failureOf(() => escaped.publish([orderPlaced({ aggregateId: event.aggregateId })]));
       expect(error).toMatchObject({ code: 'ES_BUS_CLOSED' });
+    },
+  },
+  {
+    area: 'background publish and shutdown',
+    title: 'shutdown(deadline) with a handler that never finishes returns by the deadline, drained: false, and the message is not lost',
+    requires: ['shutdownDeadline'],
+    budget: 5,
+    async run(env) {
+      const never = gate();
+      env.onCleanup(() => never.open());
+      const started = new Recorder();
+      const first = await env.startBus(
+        (b) =>
+          b.subscribe(OrderPlaced, async (event) => {
+            started.handle(event);
+            await never.promise;
+          }),
+        { group: 'deadline', consumerName: 'stuck' },
+      );
+      const event = orderPlaced({ aggregateId: env.uniqueId('order') });
+      await first.bus.publish([event], { background: true });
+      await env.eventually(() => expect(started.ids).toEqual([event.eventId]));
+
+      const deadlineMs = 300;
+      // The slack covers closing connections; a shutdown that waited for the handler would never return.
+      const result = await withTimeout(first.bus.shutdown(deadlineMs), deadlineMs + 5_000, `shutdown(${deadlineMs})`);
+      expect(result.drained).toBe(false);
+
+      if (env.capabilities.redeliveryAfterCrash) {
+        // Left unsettled, so the group hands it to the next member.
+        const later = new Recorder();
+        await env.startBus((b) => b.subscribe(OrderPlaced, later.handle), { group: 'deadline', consumerName: 'next' });
+        await env.eventually(() => expect(later.ids).toContain(event.eventId), env.timeoutMs * 3);
+      }
     },
   },
 ];

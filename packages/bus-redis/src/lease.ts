@@ -1,0 +1,114 @@
+import type { Logger } from '@eventsource/core';
+import { Claim, errorMessage, redact, type DeliverySink } from '@eventsource/core/transport';
+import type { ResolvedConfig } from './config.js';
+import type { Connections } from './connection.js';
+import { TOUCH_RETRIES, runScript } from './scripts.js';
+import type { RedisDelivery } from './settle.js';
+
+/**
+ * This consumer's hold on the entries it fetched. Started entries are kept alive (their idle time
+ * reset, retries' visibility pushed out) every quarter of `reclaimIdleMs`, so no other member
+ * reclaims work still in progress. Entries fetched but not started are not kept alive: each fetch
+ * gets a claim that lapses before `reclaimIdleMs`, and the pump never starts an entry whose claim
+ * has lapsed (another member may have reclaimed it by then). When keep-alives fail for longer
+ * than the reclaim window (a stalled event loop, a partition), every claim is revoked.
+ */
+export class Lease {
+  readonly #connections: Connections;
+  readonly #config: ResolvedConfig;
+  readonly #logger: Logger;
+  readonly #live = new Set<Claim>();
+  #sink: DeliverySink<RedisDelivery> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #lastRenewal = Date.now();
+  #current: Claim | undefined;
+  #currentSince = 0;
+
+  readonly #handBack: (deliveries: readonly RedisDelivery[]) => Promise<void>;
+
+  constructor(connections: Connections, config: ResolvedConfig, logger: Logger, handBack: (deliveries: readonly RedisDelivery[]) => Promise<void>) {
+    this.#connections = connections;
+    this.#config = config;
+    this.#logger = logger;
+    this.#handBack = handBack;
+  }
+
+  start(sink: DeliverySink<RedisDelivery>): void {
+    this.#sink = sink;
+    this.#lastRenewal = Date.now();
+    clearInterval(this.#timer);
+    this.#timer = setInterval(() => void this.#renew(), this.#config.keepAliveIntervalMs);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    for (const claim of this.#live) this.#lapse(claim, 'consumer stopped');
+  }
+
+  /**
+   * The claim for entries fetched now. It lapses at three quarters of reclaimIdleMs after the
+   * first fetch under it: by then a member's reclaim may take over entries never started here, so
+   * none of them may start. Fetches within one keep-alive interval share a claim (a few timers,
+   * not one per fetch).
+   */
+  claimForFetch(): Claim {
+    const now = Date.now();
+    if (this.#current && !this.#current.lost && now - this.#currentSince < this.#config.keepAliveIntervalMs) return this.#current;
+    const claim = new Claim(`fetches from ${new Date(now).toISOString()}`);
+    this.#current = claim;
+    this.#currentSince = now;
+    this.#live.add(claim);
+    const timer = setTimeout(() => this.#lapse(claim, 'not started within the reclaim window'), Math.floor(this.#config.reclaimIdleMs * 0.75));
+    timer.unref();
+    return claim;
+  }
+
+  /**
+   * Revokes the claim. Its never-started entries are handed back (no delivery counted), so a
+   * member with free hands takes them at its next reclaim.
+   */
+  #lapse(claim: Claim, reason: string): void {
+    if (!this.#live.delete(claim)) return;
+    claim.revoke(reason);
+    const fenced = this.#sink?.fence(claim) ?? [];
+    if (fenced.length === 0) return;
+    this.#handBack(fenced).catch((error: unknown) =>
+      this.#logger.debug('Could not hand back entries whose claim lapsed; they are reclaimed after reclaimIdleMs', { error: redact(errorMessage(error)) }),
+    );
+  }
+
+  async #renew(): Promise<void> {
+    const sink = this.#sink;
+    if (!sink) return;
+    if (Date.now() - this.#lastRenewal > this.#config.reclaimIdleMs) {
+      // Another member may already have taken over what we hold: start none of it.
+      this.#logger.warn('Could not keep in-flight entries alive for longer than reclaimIdleMs; entries not yet started are left to be reclaimed', {
+        stream: this.#config.keys.stream,
+      });
+      for (const claim of [...this.#live]) this.#lapse(claim, 'keep-alive failed for longer than reclaimIdleMs');
+    }
+    const streamIds: string[] = [];
+    const retryIds: string[] = [];
+    for (const delivery of sink.inProgress()) (delivery.source === 'stream' ? streamIds : retryIds).push(delivery.id);
+    if (streamIds.length === 0 && retryIds.length === 0) {
+      this.#lastRenewal = Date.now();
+      return;
+    }
+    const { keys, consumerGroup, consumerName, reclaimIdleMs } = this.#config;
+    const client = this.#connections.commands;
+    const work: Array<Promise<unknown>> = [];
+    for (let i = 0; i < streamIds.length; i += 500) {
+      work.push(client.call('XCLAIM', [keys.stream, consumerGroup, consumerName, '0', ...streamIds.slice(i, i + 500), 'JUSTID']));
+    }
+    for (let i = 0; i < retryIds.length; i += 500) {
+      work.push(runScript(client, TOUCH_RETRIES, [keys.retrySchedule], [reclaimIdleMs, ...retryIds.slice(i, i + 500)]));
+    }
+    try {
+      await Promise.all(work);
+      this.#lastRenewal = Date.now();
+    } catch (error) {
+      this.#logger.debug('Keep-alive of in-flight entries failed', { error: redact(errorMessage(error)) });
+    }
+  }
+}

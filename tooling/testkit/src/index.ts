@@ -1,0 +1,14 @@
+export { eventually, gate, withTimeout, work, type EventuallyOptions, type Gate } from './eventually.js';
+export { deferred, nextTurn, type Deferred } from './deferred.js';
+export { RecordingLogger, type LogEntry, type LogLevel } from './recording-logger.js';
+export {
+  RecordedSpan,
+  RecordingTracer,
+  type RecordingTracerOptions,
+  type SpanAttributeValue,
+  type SpanKindLike,
+  type SpanLike,
+  type StartSpanOptionsLike,
+  type TraceContextLike,
+} from './recording-tracer.js';
+export { TcpProxy, freePort, type ProxyTarget } from './tcp-proxy.js';
