@@ -19,6 +19,20 @@ import {
   type Endpoint,
   type Env,
 } from './probe.js';
+import { CONTAINER_ID_ENV_VARS, startBrokerContainer } from './containers.js';
+
+export {
+  CONTAINER_ID_ENV_VARS,
+  CONTAINER_LABEL,
+  DEFAULT_IMAGES,
+  IMAGE_ENV_VARS,
+  brokerImage,
+  freeTcpPort,
+  kafkaEnvironment,
+  startBrokerContainer,
+  type BrokerContainer,
+  type StartBrokerContainerOptions,
+} from './containers.js';
 
 export {
   detectContainerRuntime,
@@ -42,8 +56,18 @@ export interface BrokerConnection {
   kind: BrokerKind;
   /** redis://host:port, amqp://user:pass@host:port[/vhost], or host:port[,host:port] for Kafka. */
   url: string;
+  /**
+   * 'container' when testcontainers started the broker (here or in the vitest global setup).
+   * Tests that restart or kill a broker then start a container of their own for it, instead of
+   * a local server process.
+   */
   source: 'env' | 'container';
-  /** Stops the container (source 'container'); a no-op for 'env'. */
+  /** The container's id, for source 'container'. */
+  containerId?: string;
+  /**
+   * Stops a container this process started. A no-op for env brokers and for containers the
+   * global setup started (it stops those when the run ends).
+   */
   stop(): Promise<void>;
 }
 
@@ -155,43 +179,32 @@ export async function planBroker(kind: BrokerKind, options: BrokerOptions = {}):
 
 // ---- containers (testcontainers imported lazily, only when a runtime answers) ---------------
 
+/**
+ * Without the vitest global setup, a test file starts its own container. It is stopped only by
+ * its `stop()` (or by the Ryuk reaper where Ryuk runs), so packages should use the global setup,
+ * which starts one container per broker for the whole run and stops it afterwards.
+ */
 const containerCache = new Map<BrokerKind, Promise<BrokerConnection>>();
 
-async function startContainer(kind: BrokerKind): Promise<BrokerConnection> {
-  const stopper = (c: { stop(): Promise<unknown> }) => async (): Promise<void> => {
-    containerCache.delete(kind);
-    await c.stop();
+async function startContainer(kind: BrokerKind, env: Env): Promise<BrokerConnection> {
+  const c = await startBrokerContainer(kind, { env });
+  return {
+    kind,
+    url: c.url,
+    source: 'container',
+    containerId: c.containerId,
+    async stop() {
+      containerCache.delete(kind);
+      await c.stop();
+    },
   };
-  switch (kind) {
-    case 'redis': {
-      const { RedisContainer } = await import('@testcontainers/redis');
-      const c = await new RedisContainer('redis:7').start();
-      return { kind, url: c.getConnectionUrl(), source: 'container', stop: stopper(c) };
-    }
-    case 'rabbitmq': {
-      const { RabbitMQContainer } = await import('@testcontainers/rabbitmq');
-      const c = await new RabbitMQContainer('rabbitmq:3-management').start();
-      return { kind, url: c.getAmqpUrl(), source: 'container', stop: stopper(c) };
-    }
-    case 'kafka': {
-      // @testcontainers/kafka 11 drives Confluent's image; cp-kafka 8.0 is Apache Kafka 4.0 in KRaft mode.
-      const { KafkaContainer } = await import('@testcontainers/kafka');
-      const c = await new KafkaContainer('confluentinc/cp-kafka:8.0.0').start();
-      return {
-        kind,
-        url: `${c.getHost()}:${c.getMappedPort(9093)}`,
-        source: 'container',
-        stop: stopper(c),
-      };
-    }
-  }
 }
 
 /** One container per kind per process; concurrent callers share it. */
-function containerFor(kind: BrokerKind): Promise<BrokerConnection> {
+function containerFor(kind: BrokerKind, env: Env): Promise<BrokerConnection> {
   let p = containerCache.get(kind);
   if (!p) {
-    p = startContainer(kind);
+    p = startContainer(kind, env);
     containerCache.set(kind, p);
     p.catch(() => containerCache.delete(kind));
   }
@@ -203,13 +216,20 @@ function containerFor(kind: BrokerKind): Promise<BrokerConnection> {
 type Resolution = { connection: BrokerConnection } | { reason: string };
 
 async function resolve(kind: BrokerKind, options: BrokerOptions): Promise<Resolution> {
+  const env = options.env ?? process.env;
   const plan = await planBroker(kind, options);
   switch (plan.status) {
-    case 'env':
+    case 'env': {
+      // The global setup exports the container's URL in the env var, and its id next to it.
+      const containerId = env[CONTAINER_ID_ENV_VARS[kind]]?.trim();
+      if (containerId) {
+        return { connection: { kind, url: plan.url, source: 'container', containerId, stop: async () => {} } };
+      }
       return { connection: { kind, url: plan.url, source: 'env', stop: async () => {} } };
+    }
     case 'container':
       try {
-        return { connection: await containerFor(kind) };
+        return { connection: await containerFor(kind, env) };
       } catch (err) {
         const msg = (err as Error).message.split('\n')[0] ?? String(err);
         return { reason: `${BROKER_ENV_VARS[kind]} unset and the ${kind} container did not start (${plan.detail}): ${msg}` };
