@@ -71,6 +71,7 @@ export abstract class BrokerEventBusBase<D extends Delivery = Delivery> extends 
       spanAttributes: { 'messaging.system': system, 'messaging.destination.name': destination, 'messaging.consumer.group.name': group },
       handlerTimeoutMs: this.handlerTimeoutMs,
       watch: this.handlerWatch,
+      unsubscribedTypes: this.brokerOptions.unsubscribedTypes,
     });
     this.#settler = new Settler(this.adapter, this.brokerOptions, processor, this.counters, this.logger, this.metrics);
     const settler = this.#settler;

@@ -42,6 +42,14 @@ export interface BrokerBusOptions extends EventBusBaseOptions {
   readonly maxBodyBytes?: number;
   /** Run payload schemas on decode. Default true. */
   readonly validatePayloads?: boolean;
+  /**
+   * A message whose type no handler in this process subscribes to: `ack` settles it and counts it
+   * in `eventsSkipped` (on a shared destination other services publish types you do not handle);
+   * `dead-letter` keeps it in the group's DLQ with reason `no_subscribers`. Beware rolling
+   * deploys with `ack`: while old instances run, a type only new instances handle is skipped by
+   * the old ones for the whole group. Default `ack`.
+   */
+  readonly unsubscribedTypes?: 'ack' | 'dead-letter';
 }
 
 /** The generic options after defaults and checks. */
@@ -57,6 +65,7 @@ export interface ResolvedBrokerOptions {
   readonly maxDeliveries: number;
   readonly reconnectBaseDelayMs: number;
   readonly reconnectMaxDelayMs: number;
+  readonly unsubscribedTypes: 'ack' | 'dead-letter';
 }
 
 /** The kit's defaults; a transport may pass its own for any of them (wider types than `as const`, so it can). */
@@ -126,6 +135,7 @@ export function resolveBrokerOptions(options: BrokerBusOptions, defaults: Partia
     maxDeliveries: integer('maxDeliveries', options.maxDeliveries ?? d.maxDeliveries, 1),
     reconnectBaseDelayMs,
     reconnectMaxDelayMs,
+    unsubscribedTypes: oneOf('unsubscribedTypes', options.unsubscribedTypes ?? 'ack', ['ack', 'dead-letter']),
   };
 }
 

@@ -51,6 +51,8 @@ export interface MessageProcessorOptions {
   readonly handlerTimeoutMs?: number;
   /** Counts handlers running past their limit, for health(). */
   readonly watch?: HandlerWatch;
+  /** What to do with a type nobody here subscribes to. Default `ack` (skip). */
+  readonly unsubscribedTypes?: 'ack' | 'dead-letter';
 }
 
 /**
@@ -77,7 +79,7 @@ export class MessageProcessor {
     // is not ours to judge, so it is acked even if it would not decode. An empty or malformed
     // type header names nobody's type: it is bad input, and decoding dead-letters it.
     if (peeked !== undefined && incoming.invalid === undefined && !subscriptions.hasHandlersFor(peeked) && isWellFormedEventType(peeked)) {
-      return Promise.resolve({ kind: 'skip', reason: 'no_subscribers', eventType: peeked });
+      return Promise.resolve(this.#unsubscribed(incoming, 'no_subscribers', peeked));
     }
     let decoded: DomainEvent | Promise<DomainEvent>;
     try {
@@ -98,7 +100,7 @@ export class MessageProcessor {
     const { subscriptions, tracer } = this.#options;
     const handlers = subscriptions.handlersFor(event.eventType);
     if (handlers.length === 0) {
-      return Promise.resolve({ kind: 'skip', reason: 'no_subscribers', eventType: event.eventType });
+      return Promise.resolve(this.#unsubscribed(incoming, 'no_subscribers', event.eventType));
     }
     const decide = (outcome: DispatchOutcome): ProcessOutcome =>
       outcome.ok ? { kind: 'ack', event, invoked: outcome.invoked } : this.#failed(event, incoming, outcome.error, outcome.invoked);
@@ -122,7 +124,7 @@ export class MessageProcessor {
 
   #undecodable(incoming: IncomingEnvelope, peeked: string | undefined, error: unknown): ProcessOutcome {
     if (error instanceof EnvelopeDecodeError && error.reason === 'unknown_event_type') {
-      return { kind: 'skip', reason: 'unknown_event_type', eventType: peeked };
+      return this.#unsubscribed(incoming, 'unknown_event_type', peeked);
     }
     const history = readFailureHistory(incoming.headers);
     const at = this.#now().toISOString();
@@ -136,6 +138,25 @@ export class MessageProcessor {
       lastFailureAt: at,
       event: undefined,
       error,
+      invoked: 0,
+    };
+  }
+
+  /** Skipped, or with `unsubscribedTypes: 'dead-letter'` kept in the DLQ as `no_subscribers`. */
+  #unsubscribed(incoming: IncomingEnvelope, reason: 'no_subscribers' | 'unknown_event_type', eventType: string | undefined): ProcessOutcome {
+    if (this.#options.unsubscribedTypes !== 'dead-letter') return { kind: 'skip', reason, eventType };
+    const history = readFailureHistory(incoming.headers);
+    const at = this.#now().toISOString();
+    return {
+      kind: 'dead-letter',
+      reason: 'no_subscribers',
+      errorType: 'NoSubscribers',
+      errorMessage: `No handler in this consumer group subscribes to ${JSON.stringify(eventType ?? '')}${reason === 'unknown_event_type' ? ' (not registered in this process)' : ''}; kept because unsubscribedTypes is "dead-letter". Replay it once a handler is deployed.`,
+      attempts: history.attempt,
+      firstFailureAt: history.firstFailureAt ?? at,
+      lastFailureAt: at,
+      event: undefined,
+      error: undefined,
       invoked: 0,
     };
   }

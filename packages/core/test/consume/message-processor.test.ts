@@ -76,6 +76,31 @@ describe('MessageProcessor', () => {
     expect(outcome).toEqual({ kind: 'skip', reason: 'no_subscribers', eventType: 'OtherService.Happened' });
   });
 
+  it('with unsubscribedTypes "dead-letter" keeps a type nobody here handles as a no_subscribers dead letter', async () => {
+    const subscriptions = new SubscriptionRegistry();
+    subscriptions.add(Paid.eventType, normalizeHandler(() => undefined, 'h0'));
+    const processor = new MessageProcessor({ codec, subscriptions, tracer: noopTracer, retryPolicy: new RetryPolicy(), now: () => NOW, unsubscribedTypes: 'dead-letter' });
+    const foreign = expectKind(await processor.process({ headers: { [HEADER.eventType]: 'OtherService.Happened' }, body: '{}' }), 'dead-letter');
+    expect(foreign).toMatchObject({ reason: 'no_subscribers', errorType: 'NoSubscribers', invoked: 0 });
+    expect(foreign.errorMessage).toMatch(/OtherService\.Happened/);
+    const registered = expectKind(await processor.process(codec.encode(new Voided({ aggregateId: 'inv-1' }))), 'dead-letter');
+    expect(registered.reason).toBe('no_subscribers');
+  });
+
+  it('treats an empty or malformed event-type header as bad input, not as another service\'s type', async () => {
+    const { processor } = setup({}, () => undefined);
+    for (const type of ['', ' ', 'has space', 'tab\there']) {
+      const outcome = expectKind(await processor.process({ headers: { [HEADER.eventType]: type }, body: paid().body }), 'dead-letter');
+      expect(outcome.reason).toBe('invalid_field');
+    }
+  });
+
+  it('dead-letters a message without a body as missing_field', async () => {
+    const { processor } = setup({}, () => undefined);
+    const outcome = expectKind(await processor.process({ headers: { [HEADER.eventType]: Paid.eventType }, body: undefined }), 'dead-letter');
+    expect(outcome.reason).toBe('missing_field');
+  });
+
   it('skips a registered type without subscribers when there is no header to peek at', async () => {
     const { processor } = setup({}, () => undefined);
     const envelope = codec.encode(new Voided({ aggregateId: 'inv-1' }));

@@ -168,7 +168,7 @@ export const inputScenarios: readonly Scenario[] = [
   },
   {
     area: 'bad input',
-    title: 'a raw message of an unregistered type is skipped, not dead-lettered, and later messages flow',
+    title: 'a raw message of a type not registered in this process is skipped, not dead-lettered, a wildcard subscriber does not receive it, and later messages flow',
     requires: ['rawInjection'],
     async run(env) {
       const inject = requireInjectRaw(env.context);
