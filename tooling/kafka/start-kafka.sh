@@ -31,7 +31,6 @@ say() { echo "kafka: $*"; }
 die() { echo "kafka: ERROR: $*" >&2; exit 1; }
 
 command -v java >/dev/null || die "java not found (Kafka 4 needs Java 17+)"
-command -v mvn >/dev/null || die "mvn not found (needed once to fetch the Kafka jars from Maven Central)"
 mkdir -p "$STATE"
 
 # One start at a time (CI and several engineers may call this concurrently).
@@ -39,17 +38,7 @@ exec 9>"$STATE/.lock"
 flock -w 180 9 || die "another start-kafka.sh holds $STATE/.lock for more than 180 s"
 
 # ---- jars (cached per pom.xml content; Maven itself caches in ~/.m2) -------------------------
-POM_HASH="$(sha1sum "$HERE/pom.xml" | cut -c1-12)"
-JARS="$STATE/jars-$POM_HASH"
-if [[ ! -f "$JARS/.complete" ]]; then
-  say "fetching jars from Maven Central into $JARS (first run only) ..."
-  rm -rf "$JARS"
-  if ! mvn -q -B -f "$HERE/pom.xml" dependency:copy-dependencies -DoutputDirectory="$JARS" >"$STATE/mvn.log" 2>&1; then
-    tail -n 30 "$STATE/mvn.log" >&2 || true
-    die "mvn dependency:copy-dependencies failed; see $STATE/mvn.log"
-  fi
-  touch "$JARS/.complete"
-fi
+JARS="$("$HERE/kafka-jars.sh")" || die "could not get the Kafka jars (see above)"
 CP="$JARS/*"
 
 # ---- configs -------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ export const METRIC_LABELS = [
   'eventsource.event.type',
   'eventsource.outcome',
   'eventsource.dlq.reason',
+  'eventsource.rebalance.kind',
   'error.type',
 ] as const;
 
