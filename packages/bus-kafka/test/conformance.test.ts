@@ -1,5 +1,4 @@
-import { eventually, testEventBus, type ConformanceHarness, type TestBus } from '@eventsource/conformance';
-import { silentLogger } from '@eventsource/core';
+import { brokerBusOptions, brokerTestBus, testEventBus, type ConformanceHarness, type TestBus } from '@eventsource/conformance';
 import { describe } from 'vitest';
 import { KafkaEventBus } from '../src/index.js';
 import { KAFKA_BROKERS, broker, deleteTopics, rawProducer, uniquePrefix } from './support/kafka.js';
@@ -33,43 +32,20 @@ const harness: ConformanceHarness = {
     return {
       async createBus(options = {}): Promise<TestBus> {
         const bus = new KafkaEventBus({
+          ...brokerBusOptions(options),
           bootstrapServers: KAFKA_BROKERS,
           topicPrefix: prefix,
-          consumerGroup: options.group ?? 'conformance',
-          ...(options.consumerName === undefined ? {} : { consumerName: options.consumerName }),
-          maxRetries: options.maxRetries ?? 3,
-          retryBaseDelayMs: options.retryBaseDelayMs ?? 50,
-          retryMaxDelayMs: Math.max(1000, (options.retryBaseDelayMs ?? 50) * 8),
           partitions: 3,
           lingerMs: 1,
           heartbeatIntervalMs: 300,
           sessionTimeoutMs: 6000,
-          reconnectBaseDelayMs: 20,
           reconnectMaxDelayMs: 500,
-          ...(options.maxBackgroundTasks === undefined ? {} : { maxBackgroundTasks: options.maxBackgroundTasks }),
-          ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
-          ...(options.maxInFlight === undefined ? {} : { maxInFlight: options.maxInFlight }),
-          ...(options.handlerTimeoutMs === undefined ? {} : { handlerTimeoutMs: options.handlerTimeoutMs }),
-          ...(options.tracer === undefined ? {} : { tracer: options.tracer, enableTracing: true }),
-          logger: silentLogger,
         });
         if (options.connect !== false) await bus.connect();
         buses.push(bus);
-        return {
-          bus,
-          broker: bus,
-          dlq: bus,
-          async start() {
-            bus.startConsumingInBackground();
-            // Consuming means the group gave this member its partitions.
-            await eventually(() => bus.health().consuming && bus.health().healthy && bus.getStats().assignedPartitions > 0, { timeoutMs: 15_000 });
-          },
-          // A zero deadline: nothing running is settled or committed and the consumer leaves the
-          // group: to Kafka this looks like a consumer that died.
-          async kill() {
-            await bus.shutdown(0);
-          },
-        };
+        // Consuming means the group gave this member its partitions. kill(): a zero deadline, so
+        // nothing running is settled or committed and the consumer leaves: to Kafka, a dead member.
+        return brokerTestBus(bus, { ready: () => bus.health().consuming && bus.health().healthy && bus.getStats().assignedPartitions > 0, readyTimeoutMs: 15_000 });
       },
       async injectRaw(message) {
         await raw.send(prefix, null, typeof message.body === 'string' ? message.body : Buffer.from(message.body), message.headers);

@@ -22,5 +22,6 @@ export {
   type UnheardEvent,
 } from './events.js';
 export { Recorder } from './scenario.js';
+export { brokerBusOptions, brokerTestBus } from './broker-harness.js';
 // The shared test kit, so a transport's tests need this one devDependency.
 export * from '@eventsource/testkit';
