@@ -1,4 +1,4 @@
-import { ConfigError, type BrokerBusOptions } from '@eventsource/core';
+import { ConfigError, DEFAULT_MAX_BODY_BYTES, type BrokerBusOptions } from '@eventsource/core';
 import {
   BROKER_DEFAULTS,
   identifier,
@@ -36,6 +36,12 @@ export interface RedisEventBusOptions extends BrokerBusOptions {
   readonly maxAgeMs?: number;
   /** Exact cap on the group's dead-letter stream (oldest dropped first). Default 0: never trimmed. */
   readonly dlqMaxLen?: number;
+  /**
+   * A member of the group that holds no pending entries and has not read for this long is removed
+   * from the group by the live members, in ms: processes that crashed under a random default
+   * name do not pile up in XINFO CONSUMERS. Default 3600000 (1 hour); 0 keeps them.
+   */
+  readonly staleConsumerIdleMs?: number;
   /** Where new consumer groups start: every retained entry, or only new ones. Default `earliest`. */
   readonly startFrom?: 'earliest' | 'latest';
   /** Longest wait between two looks at the group's due retries, in ms. Default 500. */
@@ -78,10 +84,21 @@ export interface ResolvedConfig extends ResolvedBrokerOptions {
   readonly maxLen: number;
   readonly maxAgeMs: number;
   readonly dlqMaxLen: number;
+  /** 0 = never remove idle members. */
+  readonly staleConsumerIdleMs: number;
   readonly startFrom: 'earliest' | 'latest';
   readonly retryPollMs: number;
+  /**
+   * Largest stream entry accepted on consume, every field counted: maxBodyBytes for the body plus
+   * ENTRY_FIELDS_ALLOWANCE for the headers and key. Headers are copied into retries and dead
+   * letters, so they are bounded too.
+   */
+  readonly maxEntryBytes: number;
   readonly keys: RedisKeys;
 }
+
+/** Bytes an entry may carry besides its body (the envelope headers use well under 1 KiB). */
+export const ENTRY_FIELDS_ALLOWANCE = 64 * 1024;
 
 export const DEFAULTS = {
   ...BROKER_DEFAULTS,
@@ -92,6 +109,7 @@ export const DEFAULTS = {
   reclaimIdleMs: 60_000,
   maxLen: 1_000_000,
   dlqMaxLen: 0,
+  staleConsumerIdleMs: 3_600_000,
   startFrom: 'earliest',
   retryPollMs: 500,
 } as const;
@@ -100,16 +118,35 @@ export const DEFAULTS = {
  * Key layout. Under Redis Cluster every key of one prefix must live in one hash slot (settling
  * writes the stream, the retry set and the DLQ in one script), so an untagged prefix is wrapped
  * in a hash tag there.
+ *
+ * The group's part of a key is escaped (`%` → `%25`, `:` → `%3A`), so it never contains the
+ * separator: without that, group `X`'s retry data `{p}:retry:X:data` would be group `X:data`'s
+ * retry schedule. Names without `:` or `%` are unchanged.
  */
 export function redisKeys(streamPrefix: string, consumerGroup: string, cluster = false): RedisKeys {
-  const p = cluster && !/\{[^}]+\}/.test(streamPrefix) ? `{${streamPrefix}}` : streamPrefix;
+  const p = cluster && !hasHashTag(streamPrefix) ? `{${streamPrefix}}` : streamPrefix;
+  const g = escapeGroup(consumerGroup);
   return {
     stream: `${p}:stream`,
-    dlq: `${p}:stream_dlq:${consumerGroup}`,
-    retrySchedule: `${p}:retry:${consumerGroup}`,
-    retryData: `${p}:retry:${consumerGroup}:data`,
-    startJournal: `${p}:starts:${consumerGroup}`,
+    dlq: `${p}:stream_dlq:${g}`,
+    retrySchedule: `${p}:retry:${g}`,
+    retryData: `${p}:retry:${g}:data`,
+    startJournal: `${p}:starts:${g}`,
   };
+}
+
+/** A group name as it appears in key names: never a `:`, and distinct names stay distinct. */
+export function escapeGroup(consumerGroup: string): string {
+  return consumerGroup.replace(/%/g, '%25').replace(/:/g, '%3A');
+}
+
+/**
+ * Whether Redis Cluster hashes keys starting with `prefix` by a tag of the prefix: the text
+ * between the first `{` and the first `}` after it, when that is not empty. `a{}b{c}` has none
+ * (Redis hashes the whole key), `a{b}c` has `b`.
+ */
+export function hasHashTag(prefix: string): boolean {
+  return /^[^{]*\{[^}]+\}/.test(prefix);
 }
 
 export function resolveConfig(options: RedisEventBusOptions): ResolvedConfig {
@@ -145,6 +182,14 @@ export function resolveConfig(options: RedisEventBusOptions): ResolvedConfig {
   const maxLen = integer('maxLen', options.maxLen ?? (maxAgeMs > 0 ? 0 : DEFAULTS.maxLen), 0);
   const dlqMaxLen = integer('dlqMaxLen', options.dlqMaxLen ?? DEFAULTS.dlqMaxLen, 0);
   const startFrom = oneOf('startFrom', options.startFrom ?? DEFAULTS.startFrom, ['earliest', 'latest']);
+  const staleConsumerIdleMs = milliseconds('staleConsumerIdleMs', options.staleConsumerIdleMs ?? DEFAULTS.staleConsumerIdleMs, 0);
+  if (staleConsumerIdleMs > 0 && staleConsumerIdleMs < Math.max(reclaimIdleMs, blockMs) * 2) {
+    throw new ConfigError(
+      'staleConsumerIdleMs',
+      `must be 0 (keep idle members) or at least twice reclaimIdleMs and blockMs (${Math.max(reclaimIdleMs, blockMs) * 2} ms), ` +
+        `so that only members gone far longer than the reclaim window are removed; received ${staleConsumerIdleMs} ms.`,
+    );
+  }
   const retryPollMs = milliseconds('retryPollMs', options.retryPollMs ?? DEFAULTS.retryPollMs, 10);
 
   return {
@@ -159,8 +204,10 @@ export function resolveConfig(options: RedisEventBusOptions): ResolvedConfig {
     maxLen,
     maxAgeMs,
     dlqMaxLen,
+    staleConsumerIdleMs,
     startFrom,
     retryPollMs,
+    maxEntryBytes: (options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES) + ENTRY_FIELDS_ALLOWANCE,
     keys: redisKeys(streamPrefix, generic.consumerGroup, options.cluster !== undefined || isCluster(options.client)),
   };
 }

@@ -85,10 +85,34 @@ export class Connections {
     await this.#open(this.commands);
   }
 
-  /** The blocking-read connection, created on first use. Never times out a request: a read waits out an outage. */
+  /**
+   * Redis's `maxmemory-policy`, or undefined when it cannot be read (no CONFIG permission, or a
+   * managed service that renamed or disabled the command).
+   */
+  async evictionPolicy(): Promise<string | undefined> {
+    try {
+      const reply = (await this.commands.call('CONFIG', ['GET', 'maxmemory-policy'])) as unknown;
+      const value = Array.isArray(reply) ? (reply as unknown[])[1] : pairsValue(reply, 'maxmemory-policy');
+      return typeof value === 'string' || Buffer.isBuffer(value) ? String(value) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The blocking-read connection, created on first use. Never gives up on a request: a read waits
+   * out an outage (stopping races it instead). A `commandTimeout` shorter than a blocked read is
+   * raised to `blockMs` plus a second on this connection: a read timed out on the client while
+   * Redis still answers it would leave the entries Redis delivered pending, unseen, until reclaim.
+   */
   async reader(): Promise<Client> {
     if (!this.#reader) {
-      const override = { maxRetriesPerRequest: null, lazyConnect: true, connectionName: `eventsource:${this.#config.consumerName}:reader` };
+      const override = {
+        maxRetriesPerRequest: null,
+        lazyConnect: true,
+        connectionName: `eventsource:${this.#config.consumerName}:reader`,
+        commandTimeout: readerCommandTimeout(this.#userCommandTimeout(), this.#config.blockMs),
+      };
       this.#reader = isCluster(this.commands)
         ? this.commands.duplicate(undefined, { redisOptions: { ...this.commands.options.redisOptions, ...override } })
         : this.commands.duplicate(override);
@@ -96,6 +120,11 @@ export class Connections {
     }
     await this.#open(this.#reader);
     return this.#reader;
+  }
+
+  #userCommandTimeout(): number | undefined {
+    const options = isCluster(this.commands) ? this.commands.options.redisOptions : this.commands.options;
+    return options?.commandTimeout;
   }
 
   /** Drops the reader's socket (interrupting a blocked read); it is reopened on next use. */
@@ -209,6 +238,15 @@ export class Connections {
   }
 }
 
+/** Time a blocked read may take beyond blockMs before a command timeout may end it. */
+const READ_TIMEOUT_GRACE_MS = 1000;
+
+/** The reader's command timeout: the user's, but never shorter than a blocked read plus a grace. */
+export function readerCommandTimeout(userTimeout: number | undefined, blockMs: number): number | undefined {
+  if (userTimeout === undefined || !(userTimeout > 0)) return undefined;
+  return Math.max(userTimeout, blockMs + READ_TIMEOUT_GRACE_MS);
+}
+
 /** Reply errors that say "not now" rather than "never": retrying them can succeed. */
 const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|NOREPLICAS|OOM|MOVED|ASK|UNBLOCKED)\b/;
 
@@ -224,4 +262,8 @@ export function isPermanentReplyError(error: unknown): boolean {
 /** True when Redis refused the command because of the user's ACL. */
 export function isNoPermission(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOPERM');
+}
+
+function pairsValue(reply: unknown, name: string): unknown {
+  return reply !== null && typeof reply === 'object' ? (reply as Record<string, unknown>)[name] : undefined;
 }

@@ -1,5 +1,5 @@
 import { TransportError, type Logger } from '@eventsource/core';
-import { errorMessage, redact, type DeliverySink } from '@eventsource/core/transport';
+import { errorMessage, redact, type Claim, type DeliverySink } from '@eventsource/core/transport';
 import type { ResolvedConfig } from './config.js';
 import { isPermanentReplyError, type Connections } from './connection.js';
 import { decodeRetryPayload, fieldsToMessage, parseEntries, readReplyEntries, type EntryMessage, type Field } from './entry.js';
@@ -38,6 +38,11 @@ export class Consumer {
   #reading: Promise<unknown> | undefined;
   #retryWakeAt = 0;
   readonly #sleepers = new Map<string, () => void>();
+  /** The stream's `entries-added` when last seen: lower after a NOGROUP means the stream was created anew (Redis lost its data). */
+  #entriesAdded: number | undefined;
+  /** The newest entry this consumer read from the stream. */
+  #lastReadId: string | undefined;
+  #lastStaleSweep = 0;
   /** Whether this process ever consumed (then it leaves the group's member list at close). */
   consumedOnce = false;
 
@@ -89,7 +94,7 @@ export class Consumer {
    */
   async leaveGroup(): Promise<void> {
     const { keys, consumerGroup, consumerName } = this.#config;
-    await runScript(this.#connections.commands, DELETE_IDLE_CONSUMER, [keys.stream], [consumerGroup, consumerName]).catch((error: unknown) =>
+    await runScript(this.#connections.commands, DELETE_IDLE_CONSUMER, [keys.stream], [consumerGroup, consumerName, 0]).catch((error: unknown) =>
       this.#logger.debug('Could not remove this consumer from the group', { error: errorMessage(error) }),
     );
   }
@@ -130,7 +135,10 @@ export class Consumer {
     return Math.min(reconnectMaxDelayMs, reconnectBaseDelayMs * 2 ** Math.min(failures - 1, 16));
   }
 
-  /** Creates the group (and the stream) if missing. After a data loss everything in the stream is new, so it starts at 0. */
+  /**
+   * Creates the group (and the stream) if missing, where `startFrom` says; `afterLoss`: at `0`,
+   * because after a data loss everything in the stream is new.
+   */
   async ensureGroup(afterLoss: boolean): Promise<void> {
     const { keys, consumerGroup, startFrom } = this.#config;
     const from = afterLoss || startFrom === 'earliest' ? '0' : '$';
@@ -142,9 +150,49 @@ export class Consumer {
         if (!isPermanentReplyError(error) || errorMessage(error).startsWith('BUSYGROUP')) throw error;
         await this.#connections.commands.call('XGROUP', ['CREATE', keys.stream, consumerGroup, from, 'MKSTREAM']);
       }
-      if (afterLoss) this.#logger.warn('Consumer group was missing (Redis lost its data?); created it again', { stream: keys.stream, group: consumerGroup });
     } catch (error) {
       if (!errorMessage(error).startsWith('BUSYGROUP')) throw error;
+    }
+  }
+
+  /**
+   * Redis answered NOGROUP while consuming. Either Redis lost its data (a restart without
+   * persistence, a failover to an empty replica: the stream is gone, empty, or was created anew)
+   * and the group starts at `0`, since every entry in the stream is new; or someone removed the
+   * group (`XGROUP DESTROY`) from a stream that still holds its entries, and it is created again
+   * like a new group, where `startFrom` says, so `latest` does not re-read the retained stream.
+   */
+  async #groupMissing(): Promise<void> {
+    const { keys, consumerGroup, startFrom } = this.#config;
+    let length = 0;
+    let added: number | undefined;
+    try {
+      const info = pairs(await this.#connections.commands.call('XINFO', ['STREAM', keys.stream]));
+      length = Number(info.length ?? 0);
+      added = info['entries-added'] === undefined ? undefined : Number(info['entries-added']);
+    } catch (error) {
+      // No such key: the stream is gone with the group.
+      if (!/no such key/i.test(errorMessage(error))) throw error;
+    }
+    let lost = length === 0 || (added !== undefined && this.#entriesAdded !== undefined && added < this.#entriesAdded);
+    if (!lost && added === length && this.#lastReadId !== undefined) {
+      // Nothing was ever trimmed or deleted from this stream, yet the entry read last is not in it: a new stream.
+      lost = ((await this.#connections.commands.call('XRANGE', [keys.stream, this.#lastReadId, this.#lastReadId])) as unknown[]).length === 0;
+    }
+    await this.ensureGroup(lost);
+    this.#entriesAdded = added;
+    if (lost) {
+      this.#logger.warn('Consumer group was missing and the stream was gone, empty or new (Redis lost its data?); created the group again at the start of the stream', {
+        stream: keys.stream,
+        group: consumerGroup,
+      });
+    } else {
+      this.#logger.warn(
+        `Consumer group ${consumerGroup} was removed (XGROUP DESTROY?) from a stream that still holds ${length} entries; created it again ` +
+          (startFrom === 'latest' ? 'at the end of the stream (startFrom: latest): only entries published from now on are read.' : 'at the start of the stream (startFrom: earliest): every retained entry is read again.') +
+          ' Entries the group had read and not settled are no longer pending.',
+        { stream: keys.stream, group: consumerGroup, startFrom },
+      );
     }
   }
 
@@ -157,16 +205,18 @@ export class Consumer {
     const { keys, consumerGroup } = this.#config;
     let reply: Array<[Error | null, unknown]> | null;
     try {
-      reply = await this.#connections.commands.multi().call('XINFO', ['STREAM', keys.stream]).call('XINFO', ['GROUPS', keys.stream]).exec();
+      reply = (await this.#untilStopped(this.#connections.commands.multi().call('XINFO', ['STREAM', keys.stream]).call('XINFO', ['GROUPS', keys.stream]).exec())) ?? null;
     } catch (error) {
       this.#logger.debug('Could not check the stream for trimmed, unread entries', { error: errorMessage(error) });
       return;
     }
     const [streamReply, groupsReply] = reply ?? [];
     if (!streamReply || !groupsReply || streamReply[0] || groupsReply[0] || !Array.isArray(groupsReply[1])) return;
+    const stream = pairs(streamReply[1]);
+    if (stream['entries-added'] !== undefined) this.#entriesAdded = Number(stream['entries-added']);
     const group = (groupsReply[1] as unknown[]).map(pairs).find((g) => String(g.name) === consumerGroup);
     if (!group) return;
-    const count = trimmedBeforeRead(pairs(streamReply[1]), group);
+    const count = trimmedBeforeRead(stream, group);
     if (!count) return;
     const at = String(group['last-delivered-id']);
     const before = this.#trimSeen?.at === at ? this.#trimSeen.count : 0;
@@ -193,8 +243,12 @@ export class Consumer {
       if (this.#stopping) return;
       let entries: Array<{ id: string; fields: Field[] | null }>;
       try {
-        const reader = await this.#connections.reader();
-        const reply = (await reader.callBuffer('XREADGROUP', ['GROUP', consumerGroup, consumerName, 'COUNT', String(batchSize), 'STREAMS', keys.stream, from])) as unknown;
+        const reader = await this.#untilStopped(this.#connections.reader());
+        if (!reader) return;
+        const reply = await this.#untilStopped(
+          reader.callBuffer('XREADGROUP', ['GROUP', consumerGroup, consumerName, 'COUNT', String(batchSize), 'STREAMS', keys.stream, from]) as Promise<unknown>,
+        );
+        if (reply === undefined) return;
         entries = parseEntries(readReplyEntries(reply));
       } catch (error) {
         this.#logger.warn('Could not read this consumer\u2019s own pending entries; XAUTOCLAIM will recover them', { error: redact(errorMessage(error)) });
@@ -204,18 +258,21 @@ export class Consumer {
       from = entries[entries.length - 1]!.id;
       const trimmed = entries.filter((e) => e.fields === null).map((e) => e.id);
       if (trimmed.length > 0) {
-        await this.#connections.commands.call('XACK', [keys.stream, consumerGroup, ...trimmed]).catch(() => undefined);
+        await this.#untilStopped(this.#connections.commands.call('XACK', [keys.stream, consumerGroup, ...trimmed]).catch(() => undefined));
         this.#countTrimmed(trimmed);
       }
       const live = entries.filter((e): e is { id: string; fields: Field[] } => e.fields !== null);
-      const counts = await deliveryCounts(this.#connections.commands, this.#config, live.map((e) => e.id), 0).catch(() => new Map<string, number>());
+      const counts =
+        (await this.#untilStopped(deliveryCounts(this.#connections.commands, this.#config, live.map((e) => e.id), 0).catch(() => new Map<string, number>()))) ??
+        new Map<string, number>();
+      const { maxEntryBytes } = this.#config;
       const claim = this.#lease.claimForFetch();
-      for (const entry of live) sink.push(streamDelivery(entry.id, fieldsToMessage(entry.fields), counts.get(entry.id) ?? 2, claim));
+      for (const entry of live) sink.push(streamDelivery(entry.id, fieldsToMessage(entry.fields, maxEntryBytes), counts.get(entry.id) ?? 2, claim));
     }
   }
 
   async #readLoop(sink: DeliverySink<RedisDelivery>): Promise<void> {
-    const { keys, consumerGroup, consumerName, batchSize, blockMs } = this.#config;
+    const { keys, consumerGroup, consumerName, batchSize, blockMs, maxEntryBytes } = this.#config;
     let failures = 0;
     while (!this.#stopping) {
       await sink.waitForSpace();
@@ -228,7 +285,9 @@ export class Consumer {
           const epoch = this.#connections.readerEpoch;
           this.#readerId = undefined;
           try {
-            this.#readerId = String(await reader.call('CLIENT', ['ID']));
+            const id = await this.#untilStopped(reader.call('CLIENT', ['ID']));
+            if (id === undefined) break;
+            this.#readerId = String(id);
           } catch (error) {
             // Connection trouble is retried below; a refusal (ACL without CLIENT) is for good.
             if (!isPermanentReplyError(error)) throw error;
@@ -258,7 +317,7 @@ export class Consumer {
       } catch (error) {
         if (this.#stopping) break;
         if (errorMessage(error).startsWith('NOGROUP')) {
-          await this.ensureGroup(true).catch((e: unknown) => this.#logger.warn('Could not recreate the consumer group', { error: errorMessage(e) }));
+          await this.#untilStopped(this.#groupMissing().catch((e: unknown) => this.#logger.warn('Could not recreate the consumer group', { error: errorMessage(e) })));
           continue;
         }
         failures++;
@@ -273,10 +332,11 @@ export class Consumer {
       if (reply === null || reply === undefined) continue;
       const entries = parseEntries(readReplyEntries(reply));
       if (entries.length === 0) continue;
+      this.#lastReadId = entries[entries.length - 1]!.id;
       const claim = this.#lease.claimForFetch();
       for (const entry of entries) {
         if (entry.fields === null) continue;
-        sink.push(streamDelivery(entry.id, fieldsToMessage(entry.fields), 1, claim));
+        sink.push(streamDelivery(entry.id, fieldsToMessage(entry.fields, maxEntryBytes), 1, claim));
       }
     }
   }
@@ -288,16 +348,15 @@ export class Consumer {
       const room = batchSize - sink.queued;
       if (room > 0) {
         try {
-          const [items, next] = (await runScript(this.#connections.commands, CLAIM_DUE_RETRIES, [keys.retrySchedule, keys.retryData], [room, reclaimIdleMs])) as [
-            Array<[string, string, number]>,
-            number,
-          ];
-          const claim = this.#lease.claimForFetch();
-          for (const [id, payload, handedOut] of items) {
-            const decoded = decodeRetryPayload(payload);
-            const message: EntryMessage = decoded ? fieldsToMessage(decoded.f) : { headers: {}, body: payload, key: undefined };
-            sink.push(retryDelivery(id, decoded?.o ?? id, message, Number(handedOut), claim));
-          }
+          const claiming = runScript(this.#connections.commands, CLAIM_DUE_RETRIES, [keys.retrySchedule, keys.retryData], [room, reclaimIdleMs]) as Promise<
+            [Array<[string, string, number]>, number, string[] | undefined]
+          >;
+          // Claimed after stopping won: given back at once instead of waiting out their visibility timeout.
+          const reply = await this.#untilStopped(claiming, ([items]) => this.#lease.handBack(this.#retryDeliveries(items, this.#lease.claimForFetch())));
+          if (reply === undefined) break;
+          const [items, next, missing] = reply;
+          if (missing && missing.length > 0) this.#countMissing(missing);
+          for (const delivery of this.#retryDeliveries(items, this.#lease.claimForFetch())) sink.push(delivery);
           if (items.length >= room) wait = 0;
           else if (Number(next) >= 0) wait = Math.min(wait, Number(next));
         } catch (error) {
@@ -314,18 +373,46 @@ export class Consumer {
     }
   }
 
+  #retryDeliveries(items: ReadonlyArray<[string, string, number]>, claim: Claim): RedisDelivery[] {
+    return items.map(([id, payload, handedOut]) => {
+      const decoded = decodeRetryPayload(payload);
+      const message: EntryMessage = decoded ? fieldsToMessage(decoded.f, this.#config.maxEntryBytes) : { headers: {}, body: payload, key: undefined };
+      return retryDelivery(id, decoded?.o ?? id, message, Number(handedOut), claim);
+    });
+  }
+
+  /** Retries whose stored entry vanished: evicted (or deleted). Lost for the group; never silently. */
+  #countMissing(ids: readonly string[]): void {
+    this.#counters.eventsMissingData += ids.length;
+    this.#logger.error(
+      'Scheduled retries had lost their stored entry (evicted? Redis must run with maxmemory-policy noeviction); these events are lost for this group',
+      { group: this.#config.consumerGroup, count: ids.length, ids: ids.slice(0, 20) },
+    );
+  }
+
   async #reclaimLoop(sink: DeliverySink<RedisDelivery>): Promise<void> {
-    const { batchSize, reclaimIntervalMs } = this.#config;
+    const { batchSize, maxInFlight, reclaimIntervalMs } = this.#config;
     while (!this.#stopping) {
       await this.#sleep('reclaim', reclaimIntervalMs);
       if (this.#stopping) break;
       await this.#checkTrimmedBeforeRead();
-      const room = batchSize - sink.queued;
+      await this.#removeStaleConsumers();
+      const owned = new Set<string>();
+      let busy = 0;
+      for (const delivery of sink.inProgress()) {
+        busy++;
+        if (delivery.source === 'stream') owned.add(delivery.id);
+      }
+      // Only as many as there are free handler slots: a member whose handlers are all busy (or
+      // hung) takes no abandoned work, not even the entries it just handed back itself.
+      const room = Math.min(batchSize, maxInFlight - busy) - sink.queued;
       if (this.#stopping || room <= 0) continue;
       try {
-        const owned = new Set<string>();
-        for (const delivery of sink.inProgress()) if (delivery.source === 'stream') owned.add(delivery.id);
-        const { deliveries, trimmed } = await this.#reclaimer.reclaim(this.#connections.commands, room, owned, this.#lease.claimForFetch());
+        const result = await this.#untilStopped(this.#reclaimer.reclaim(this.#connections.commands, room, owned, this.#lease.claimForFetch()), (late) =>
+          this.#lease.handBack(late.deliveries),
+        );
+        if (result === undefined) break;
+        const { deliveries, trimmed } = result;
         if (trimmed.length > 0) this.#countTrimmed(trimmed);
         for (const delivery of deliveries) {
           this.#counters.eventsReclaimed++;
@@ -335,11 +422,41 @@ export class Consumer {
       } catch (error) {
         if (this.#stopping) break;
         if (errorMessage(error).startsWith('NOGROUP')) {
-          await this.ensureGroup(true).catch(() => undefined);
+          await this.#untilStopped(this.#groupMissing().catch(() => undefined));
           continue;
         }
         this.#logger.warn('Reclaiming abandoned entries failed; trying again', { error: redact(errorMessage(error)) });
       }
+    }
+  }
+
+  /**
+   * Removes members that hold no pending entries and have not read for staleConsumerIdleMs: the
+   * processes that crashed under random default names. Each removal is checked and done in one
+   * script, so a member that reads again in between is kept. At most every quarter of the
+   * threshold; best effort.
+   */
+  async #removeStaleConsumers(): Promise<void> {
+    const { keys, consumerGroup, consumerName, staleConsumerIdleMs } = this.#config;
+    if (staleConsumerIdleMs === 0 || Date.now() - this.#lastStaleSweep < staleConsumerIdleMs / 4) return;
+    this.#lastStaleSweep = Date.now();
+    try {
+      const members = ((await this.#untilStopped(this.#connections.commands.call('XINFO', ['CONSUMERS', keys.stream, consumerGroup]))) ?? []) as unknown[];
+      for (const raw of members) {
+        const member = pairs(raw);
+        const name = String(member.name);
+        if (name === consumerName || Number(member.pending ?? 0) > 0 || Number(member.idle ?? 0) < staleConsumerIdleMs || this.#stopping) continue;
+        const removed = await this.#untilStopped(runScript(this.#connections.commands, DELETE_IDLE_CONSUMER, [keys.stream], [consumerGroup, name, staleConsumerIdleMs]));
+        if (Number(removed) === 1) {
+          this.#logger.info('Removed a member of the group that had not read for longer than staleConsumerIdleMs and held no entries', {
+            group: consumerGroup,
+            consumer: name,
+            idleMs: Number(member.idle),
+          });
+        }
+      }
+    } catch (error) {
+      this.#logger.debug('Could not look for stale members of the group', { error: redact(errorMessage(error)) });
     }
   }
 
@@ -358,7 +475,9 @@ export class Consumer {
     for (let i = 0; this.#reading && i < 20; i++) {
       const reading = this.#reading;
       // Without a reader id (cluster, or an ACL without CLIENT) closing the socket is the only way.
-      if (this.#readerId === undefined || !this.#canUnblock || this.#connections.isCluster || this.#connections.commands.status !== 'ready') break;
+      // An id from before the reader reconnected may belong to another client by now: never unblock by it.
+      const staleId = this.#readerIdEpoch !== this.#connections.readerEpoch;
+      if (this.#readerId === undefined || staleId || !this.#canUnblock || this.#connections.isCluster || this.#connections.commands.status !== 'ready') break;
       try {
         await this.#connections.commands.call('CLIENT', ['UNBLOCK', this.#readerId]);
       } catch (error) {
@@ -384,6 +503,24 @@ export class Consumer {
     });
   }
 
+  /**
+   * `work`, or undefined as soon as stop() is called: nothing a source waits for may hold up a
+   * stop, whatever Redis does (ioredis keeps commands queued through an outage, and disconnect()
+   * does not reject them while it is between reconnect attempts). What `work` yields after the
+   * stop goes to `late` (to hand claimed entries back); its error is dropped.
+   */
+  async #untilStopped<T>(work: Promise<T>, late?: (value: T) => Promise<void>): Promise<T | undefined> {
+    if (this.#stopping) {
+      work.then(late, () => undefined).catch(() => undefined);
+      return undefined;
+    }
+    const stopped = this.#stopped.then(() => STOPPED);
+    const result = await Promise.race([work, stopped]);
+    if (result !== STOPPED) return result as T;
+    work.then(late, () => undefined).catch(() => undefined);
+    return undefined;
+  }
+
   #sleep(name: string, ms: number): Promise<void> {
     if (this.#stopping) return Promise.resolve();
     return new Promise((resolve) => {
@@ -399,6 +536,8 @@ export class Consumer {
     });
   }
 }
+
+const STOPPED: unique symbol = Symbol('stopped');
 
 function setupHint(message: string, stream: string): string {
   if (message.startsWith('NOPERM')) {

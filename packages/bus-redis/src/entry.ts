@@ -17,6 +17,8 @@ export interface EntryMessage {
   readonly key: string | undefined;
   /** Why the entry cannot be decoded although it was read (a field that is not valid UTF-8). */
   readonly invalid?: string | undefined;
+  /** Set when the entry, every field counted, is larger than the limit it was read with: its size in bytes. */
+  readonly oversized?: number | undefined;
 }
 
 /** Flat field list for XADD: the headers, then `key`, then `body`. */
@@ -32,7 +34,12 @@ export function appendFields(args: string[], envelope: Envelope): string[] {
   return args;
 }
 
-export function fieldsToMessage(fields: readonly Field[]): EntryMessage {
+/**
+ * `maxBytes` bounds the whole entry (names and values of every field; text counted in UTF-16 units,
+ * a lower bound of its bytes): a larger one is marked `oversized`, to be dead-lettered as too
+ * large, never handled or copied whole into a retry.
+ */
+export function fieldsToMessage(fields: readonly Field[], maxBytes = Number.POSITIVE_INFINITY): EntryMessage {
   // A plain object keeps one hidden class for the usual envelope fields (a null-prototype object
   // is a slow dictionary). A field named __proto__ is defined as an own property: kept as data,
   // never assigned (which would replace the prototype).
@@ -40,9 +47,11 @@ export function fieldsToMessage(fields: readonly Field[]): EntryMessage {
   let body: string | Buffer | undefined;
   let key: string | undefined;
   let invalid: string | undefined;
+  let size = 0;
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const rawName = fields[i]!;
     const rawValue = fields[i + 1]!;
+    size += rawName.length + rawValue.length;
     if (invalid === undefined && typeof rawName !== 'string' && !isUtf8(rawName)) invalid = `field name ${i / 2 + 1} is not valid UTF-8`;
     const name = typeof rawName === 'string' ? rawName : rawName.toString();
     if (name === BODY_FIELD) {
@@ -55,7 +64,8 @@ export function fieldsToMessage(fields: readonly Field[]): EntryMessage {
     else if (name === '__proto__') Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true });
     else headers[name] = value;
   }
-  return invalid === undefined ? { headers, body, key } : { headers, body, key, invalid };
+  const message: EntryMessage = invalid === undefined ? { headers, body, key } : { headers, body, key, invalid };
+  return size > maxBytes ? { ...message, oversized: size } : message;
 }
 
 /** Headers plus key and body back into a flat field list (for retry copies and dead letters). */

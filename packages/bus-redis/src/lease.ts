@@ -2,13 +2,14 @@ import type { Logger } from '@eventsource/core';
 import { Claim, errorMessage, redact, type DeliverySink } from '@eventsource/core/transport';
 import type { ResolvedConfig } from './config.js';
 import type { Connections } from './connection.js';
-import { TOUCH_RETRIES, runScript } from './scripts.js';
+import { KEEP_ALIVE, TOUCH_RETRIES, runScript } from './scripts.js';
 import type { RedisDelivery } from './settle.js';
 
 /**
  * This consumer's hold on the entries it fetched. Started entries are kept alive (their idle time
  * reset, retries' visibility pushed out) every quarter of `reclaimIdleMs`, so no other member
- * reclaims work still in progress. Entries fetched but not started are not kept alive: each fetch
+ * reclaims work still in progress; the keep-alive succeeds only for entries still pending for this
+ * consumer, so after a stall it never takes an entry back from the member that took it over. Entries fetched but not started are not kept alive: each fetch
  * gets a claim that lapses before `reclaimIdleMs`, and the pump never starts an entry whose claim
  * has lapsed (another member may have reclaimed it by then). When keep-alives fail for longer
  * than the reclaim window (a stalled event loop, a partition), every claim is revoked.
@@ -23,6 +24,7 @@ export class Lease {
   #lastRenewal = Date.now();
   #current: Claim | undefined;
   #currentSince = 0;
+  #running = false;
 
   readonly #handBack: (deliveries: readonly RedisDelivery[]) => Promise<void>;
 
@@ -35,12 +37,14 @@ export class Lease {
 
   start(sink: DeliverySink<RedisDelivery>): void {
     this.#sink = sink;
+    this.#running = true;
     this.#lastRenewal = Date.now();
     clearInterval(this.#timer);
     this.#timer = setInterval(() => void this.#renew(), this.#config.keepAliveIntervalMs);
   }
 
   stop(): void {
+    this.#running = false;
     clearInterval(this.#timer);
     this.#timer = undefined;
     for (const claim of this.#live) this.#lapse(claim, 'consumer stopped');
@@ -53,6 +57,12 @@ export class Lease {
    * not one per fetch).
    */
   claimForFetch(): Claim {
+    if (!this.#running) {
+      // A fetch that completes after stopping: none of it may start here.
+      const late = new Claim('fetched after the consumer stopped');
+      late.revoke('consumer stopped');
+      return late;
+    }
     const now = Date.now();
     if (this.#current && !this.#current.lost && now - this.#currentSince < this.#config.keepAliveIntervalMs) return this.#current;
     const claim = new Claim(`fetches from ${new Date(now).toISOString()}`);
@@ -64,6 +74,14 @@ export class Lease {
     return claim;
   }
 
+  /** Gives never-started entries back to the group (best effort: otherwise they are reclaimed after reclaimIdleMs). */
+  async handBack(deliveries: readonly RedisDelivery[]): Promise<void> {
+    if (deliveries.length === 0) return;
+    await this.#handBack(deliveries).catch((error: unknown) =>
+      this.#logger.debug('Could not hand back entries; they are reclaimed after reclaimIdleMs', { error: redact(errorMessage(error)) }),
+    );
+  }
+
   /**
    * Revokes the claim. Its never-started entries are handed back (no delivery counted), so a
    * member with free hands takes them at its next reclaim.
@@ -71,11 +89,7 @@ export class Lease {
   #lapse(claim: Claim, reason: string): void {
     if (!this.#live.delete(claim)) return;
     claim.revoke(reason);
-    const fenced = this.#sink?.fence(claim) ?? [];
-    if (fenced.length === 0) return;
-    this.#handBack(fenced).catch((error: unknown) =>
-      this.#logger.debug('Could not hand back entries whose claim lapsed; they are reclaimed after reclaimIdleMs', { error: redact(errorMessage(error)) }),
-    );
+    void this.handBack(this.#sink?.fence(claim) ?? []);
   }
 
   async #renew(): Promise<void> {
@@ -99,7 +113,16 @@ export class Lease {
     const client = this.#connections.commands;
     const work: Array<Promise<unknown>> = [];
     for (let i = 0; i < streamIds.length; i += 500) {
-      work.push(client.call('XCLAIM', [keys.stream, consumerGroup, consumerName, '0', ...streamIds.slice(i, i + 500), 'JUSTID']));
+      work.push(
+        runScript(client, KEEP_ALIVE, [keys.stream], [consumerGroup, consumerName, ...streamIds.slice(i, i + 500)]).then((lost) => {
+          if (Array.isArray(lost) && lost.length > 0) {
+            this.#logger.warn('Entries still running here were taken over by another member (this consumer stalled past reclaimIdleMs); they may be handled twice', {
+              count: lost.length,
+              ids: (lost as unknown[]).slice(0, 20).map(String),
+            });
+          }
+        }),
+      );
     }
     for (let i = 0; i < retryIds.length; i += 500) {
       work.push(runScript(client, TOUCH_RETRIES, [keys.retrySchedule], [reclaimIdleMs, ...retryIds.slice(i, i + 500)]));

@@ -51,7 +51,7 @@ export class Reclaimer {
 
     const counts = await deliveryCounts(client, this.#config, live.map((e) => e.id), owned.size);
     return {
-      deliveries: live.map((e) => streamDelivery(e.id, fieldsToMessage(e.fields), counts.get(e.id) ?? 2, claim)),
+      deliveries: live.map((e) => streamDelivery(e.id, fieldsToMessage(e.fields, this.#config.maxEntryBytes), counts.get(e.id) ?? 2, claim)),
       trimmed,
     };
   }

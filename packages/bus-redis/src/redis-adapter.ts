@@ -1,4 +1,4 @@
-import type { Envelope } from '@eventsource/core';
+import type { Envelope, Logger } from '@eventsource/core';
 import type { AdapterKit, BrokerAdapter, ConnectionState, DeadLetterWrite, DeliverySink, RetryWrite, SuccessorWrite } from '@eventsource/core/transport';
 import type { RedisEventBusOptions, ResolvedConfig } from './config.js';
 import { Connections, isPermanentReplyError } from './connection.js';
@@ -24,9 +24,12 @@ export class RedisAdapter implements BrokerAdapter<RedisDelivery> {
   readonly counters: RedisCounters = newRedisCounters();
   readonly #publisher: Publisher;
   readonly #settle: RedisSettlement;
+  readonly #logger: Logger;
+  #warnedEviction = false;
 
   constructor(options: RedisEventBusOptions, config: ResolvedConfig, kit: AdapterKit) {
     this.destination = config.keys.stream;
+    this.#logger = kit.logger;
     this.connections = new Connections(options, config, kit.logger);
     this.#publisher = new Publisher(config);
     this.#settle = new RedisSettlement(this.connections, config, kit.logger, (delay) => this.consumer.onRetryScheduled(delay));
@@ -39,8 +42,19 @@ export class RedisAdapter implements BrokerAdapter<RedisDelivery> {
     return this.connections.reconnections;
   }
 
-  connect(): Promise<void> {
-    return this.connections.connect();
+  async connect(): Promise<void> {
+    await this.connections.connect();
+    // Evicted keys lose retries, dead letters, even the stream, without a trace: warn at once (as BullMQ does).
+    const policy = await this.connections.evictionPolicy();
+    if (policy !== undefined && policy !== 'noeviction' && !this.#warnedEviction) {
+      this.#warnedEviction = true;
+      this.#logger.warn(
+        `IMPORTANT: Redis maxmemory-policy is "${policy}", not "noeviction". Under memory pressure Redis may evict this bus's keys ` +
+          '(scheduled retries, dead letters, even the stream) and those events are lost. Set maxmemory-policy noeviction ' +
+          '(CONFIG SET maxmemory-policy noeviction, or in redis.conf / your provider\u2019s settings).',
+        { where: this.connections.where, policy },
+      );
+    }
   }
 
   async close(): Promise<void> {

@@ -25,12 +25,16 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
  * is no longer pending: if it is still in the stream, another member took it over and settled
  * it, so a second copy would handle it twice; if it is gone from the stream (trimmed: Redis 7
  * then also drops it from the pending list), this consumer's copy is the only one left, and it
- * is written. The XACK comes last, after every write: a script that fails halfway is not rolled
- * back, and an acknowledgement without its successor would lose the entry.
+ * is written. When it is pending for another member (this consumer stalled past `reclaimIdleMs`
+ * and that member took it over), it is that member's to settle, and nothing is written here. The
+ * last ARGV is this consumer's name. The XACK comes last, after every write: a script that fails
+ * halfway is not rolled back, and an acknowledgement without its successor would lose the entry.
  */
-const SETTLED_ELSEWHERE = `if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1) == 0 and #redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2]) > 0 then return 0 end`;
+const SETTLED_ELSEWHERE = `local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+if #pending == 0 and #redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2]) > 0 then return 0 end
+if #pending > 0 and pending[1][2] ~= ARGV[#ARGV] then return 0 end`;
 
-/** KEYS stream, schedule, data · ARGV group, entryId, delayMs, retryId, payload. 0 when another member settled the entry. */
+/** KEYS stream, schedule, data · ARGV group, entryId, delayMs, retryId, payload, consumer. 0 when another member settled or holds the entry. */
 export const STREAM_TO_RETRY = script(`${NOW}
 ${SETTLED_ELSEWHERE}
 redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
@@ -65,9 +69,9 @@ end`;
 /** Most field names and values one dead letter may carry through a script's ARGV. */
 export const MAX_DEAD_LETTER_VALUES = 2000;
 
-/** KEYS stream, dlq · ARGV group, entryId, dlqMaxLen, field, value, … 0 when another member settled the entry. */
-export const STREAM_TO_DLQ = script(`${SETTLED_ELSEWHERE}
-${addDeadLetter(2, 3)}
+/** KEYS stream, dlq · ARGV group, entryId, consumer, dlqMaxLen, field, value, … 0 when another member settled or holds the entry. */
+export const STREAM_TO_DLQ = script(`${SETTLED_ELSEWHERE.replace('ARGV[#ARGV]', 'ARGV[3]')}
+${addDeadLetter(2, 4)}
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 return 1`);
 
@@ -93,12 +97,58 @@ end
 return 1`);
 
 /**
- * Removes this consumer from the group when it holds no pending entries (a clean shutdown), so
- * names with a random suffix do not pile up in XINFO CONSUMERS. KEYS stream · ARGV group, consumer
+ * Removes a consumer from the group when it holds no pending entries and has been idle at least
+ * ARGV[3] ms: this consumer at a clean shutdown (0), or a member that crashed long ago, so names
+ * with a random suffix do not pile up in XINFO CONSUMERS. Checked and removed in one step, so a
+ * member that just read an entry is never removed. 1 when removed.
+ * KEYS stream · ARGV group, consumer, minIdleMs
  */
-export const DELETE_IDLE_CONSUMER = script(`local p = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2])
-if #p > 0 then return -1 end
-return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])`);
+export const DELETE_IDLE_CONSUMER = script(`if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
+local minIdle = tonumber(ARGV[3])
+if minIdle > 0 then
+  local idle = -1
+  for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+    local name, ms
+    for j = 1, #c, 2 do
+      if c[j] == 'name' then name = c[j + 1] elseif c[j] == 'idle' then ms = c[j + 1] end
+    end
+    if name == ARGV[2] then idle = ms end
+  end
+  if idle < minIdle then return 0 end
+end
+redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+return 1`);
+
+/**
+ * The keep-alive of entries this consumer is working on: resets their idle time (XCLAIM with
+ * min-idle 0 and JUSTID, which counts no delivery), but only for those still pending for this
+ * consumer. An entry another member took over while this one stalled stays with that member.
+ * Returns the ids pending for another member now (settled ones are skipped).
+ * KEYS stream · ARGV group, consumer, id, …
+ */
+export const KEEP_ALIVE = script(`local lost = {}
+for i = 3, #ARGV do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if #p > 0 then
+    if p[1][2] == ARGV[2] then redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+    else lost[#lost + 1] = ARGV[i] end
+  end
+end
+return lost`);
+
+/**
+ * Gives stream entries fetched but never started back to the group: pending, already idle for
+ * ARGV[3] ms (so the next XAUTOCLAIM of a live member takes them) and with their delivery count
+ * lowered again. Only entries still pending for this consumer: one another member took over is
+ * left alone. KEYS stream · ARGV group, consumer, idleMs, id, count, id, count, …
+ */
+export const HAND_BACK = script(`for i = 4, #ARGV, 2 do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if #p > 0 and p[1][2] == ARGV[2] then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'IDLE', ARGV[3], 'RETRYCOUNT', ARGV[i + 1], 'JUSTID')
+  end
+end
+return 1`);
 
 /** KEYS schedule, data · ARGV retryId */
 export const RETRY_DONE = script(`redis.call('ZREM', KEYS[1], ARGV[1])
@@ -108,38 +158,46 @@ return 1`);
 /**
  * Takes up to ARGV[1] due retries for this consumer: each is pushed ARGV[2] ms into the future (a
  * visibility timeout the holder keeps extending while it works) and its hand-out count goes up.
- * Returns { {id, payload, deliveries}, … } and the ms until the next retry is due (-1: none).
- * KEYS schedule, data · ARGV count, visibilityMs
+ * A due retry whose entry is gone from the data hash (evicted: Redis is not on `noeviction`) is
+ * removed and returned by id, to be counted and logged.
+ * Returns { {id, payload, deliveries}, … }, the ms until the next retry is due (-1: none), and
+ * { missing id, … }. KEYS schedule, data · ARGV count, visibilityMs
  */
 export const CLAIM_DUE_RETRIES = script(`${NOW}
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
-local out = {}
+local out, missing = {}, {}
 for _, id in ipairs(ids) do
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), id)
-  local n = redis.call('HINCRBY', KEYS[2], '#' .. id, 1)
   local payload = redis.call('HGET', KEYS[2], id)
   if payload then
-    out[#out + 1] = { id, payload, n }
+    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), id)
+    out[#out + 1] = { id, payload, redis.call('HINCRBY', KEYS[2], '#' .. id, 1) }
   else
     redis.call('ZREM', KEYS[1], id)
     redis.call('HDEL', KEYS[2], '#' .. id)
+    missing[#missing + 1] = id
   end
 end
 local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 local wait = -1
 if nxt[2] then wait = math.max(0, tonumber(nxt[2]) - now) end
-return { out, wait }`);
+return { out, wait, missing }`);
 
 /** Extends the visibility timeout of retries still being worked on. KEYS schedule · ARGV visibilityMs, id, … */
 export const TOUCH_RETRIES = script(`${NOW}
 for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), ARGV[i]) end
 return 1`);
 
-/** Moves one dead letter back to the group's retry schedule, due now. KEYS dlq, schedule, data · ARGV dlqId, retryId, payload */
+/**
+ * Moves one dead letter back to the group's retry schedule, due now. The retry is written first
+ * and the dead letter removed last: when Redis refuses the write (a key of the wrong type, an ACL
+ * that covers the DLQ but not the retry keys), the dead letter is still there.
+ * KEYS dlq, schedule, data · ARGV dlqId, retryId, payload
+ */
 export const DLQ_TO_RETRY = script(`${NOW}
-if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
 redis.call('ZADD', KEYS[2], now, ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[1])
 return 1`);
 
 /**

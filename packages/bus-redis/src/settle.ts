@@ -1,9 +1,10 @@
 import { HEADER, type IncomingEnvelope, type Logger } from '@eventsource/core';
 import { errorMessage, type Claim, type DeadLetterWrite, type Delivery, type RetryWrite, type SuccessorWrite } from '@eventsource/core/transport';
-import type { ResolvedConfig } from './config.js';
+import { ENTRY_FIELDS_ALLOWANCE, type ResolvedConfig } from './config.js';
 import { isPermanentReplyError, type Connections } from './connection.js';
 import { encodeRetryPayload, messageToFields, type EntryMessage, type Field } from './entry.js';
 import {
+  HAND_BACK,
   MAX_DEAD_LETTER_VALUES,
   RECORD_START,
   RELEASE_RETRIES,
@@ -53,6 +54,16 @@ export function retryDelivery(id: string, originalId: string, message: EntryMess
 }
 
 function envelopeOf(message: EntryMessage): IncomingEnvelope {
+  if (message.oversized !== undefined) {
+    return {
+      headers: message.headers,
+      body: message.body,
+      invalid: {
+        reason: 'too_large',
+        message: `Stream entry is ${message.oversized} bytes with every field counted, over maxBodyBytes plus ${ENTRY_FIELDS_ALLOWANCE} bytes for headers. Keep large data out of stream fields, or raise maxBodyBytes on every consumer.`,
+      },
+    };
+  }
   if (message.invalid === undefined) return { headers: message.headers, body: message.body };
   return { headers: message.headers, body: message.body, invalid: { reason: 'malformed_json', message: `Stream entry cannot be decoded: ${message.invalid}.` } };
 }
@@ -68,6 +79,9 @@ const ENVELOPE_HEADERS: readonly string[] = [
   HEADER.traceparent,
   HEADER.tracestate,
 ];
+
+/** Longest envelope header value a minimal dead letter keeps. */
+const MINIMAL_HEADER_CHARS = 1024;
 
 /** Starts of a suspect are remembered this long; long enough for any crash loop to show. */
 const START_JOURNAL_TTL_MS = 24 * 60 * 60 * 1000;
@@ -106,13 +120,13 @@ export class RedisSettlement {
   }
 
   async writeRetry(delivery: RedisDelivery, retry: RetryWrite): Promise<SuccessorWrite> {
-    const { keys, consumerGroup } = this.#config;
+    const { keys, consumerGroup, consumerName } = this.#config;
     const payload = encodeRetryPayload(delivery.originalId, messageToFields(retry.headers, delivery.message));
     const retryId = `${delivery.originalId}/${retry.attempt}`;
     const commands = this.#connections.commands;
     const written =
       delivery.source === 'stream'
-        ? await runScript(commands, STREAM_TO_RETRY, [keys.stream, keys.retrySchedule, keys.retryData], [consumerGroup, delivery.id, retry.delayMs, retryId, payload])
+        ? await runScript(commands, STREAM_TO_RETRY, [keys.stream, keys.retrySchedule, keys.retryData], [consumerGroup, delivery.id, retry.delayMs, retryId, payload, consumerName])
         : await runScript(commands, RETRY_TO_RETRY, [keys.retrySchedule, keys.retryData], [delivery.id, retryId, retry.delayMs, payload]);
     if (Number(written) === 0) return 'already-settled';
     this.#onRetryScheduled(retry.delayMs);
@@ -126,7 +140,7 @@ export class RedisSettlement {
    */
   async writeDeadLetter(delivery: RedisDelivery, letter: DeadLetterWrite): Promise<SuccessorWrite> {
     let fields = messageToFields(letter.headers, delivery.message);
-    if (fields.length > MAX_DEAD_LETTER_VALUES) fields = this.#minimal(delivery, letter, fields.length / 2);
+    if (fields.length > MAX_DEAD_LETTER_VALUES || delivery.message.oversized !== undefined) fields = this.#minimal(delivery, letter, fields.length / 2);
     let written: unknown;
     try {
       written = await this.#deadLetterScript(delivery, fields);
@@ -143,26 +157,22 @@ export class RedisSettlement {
    * Gives entries fetched but never started back to the group without a delivery counted against
    * them, so a live member takes them over at its next reclaim and they keep their full
    * maxDeliveries budget: stream entries go back into the pending list already idle for
-   * reclaimIdleMs with their delivery count lowered by the one this fetch added; retries become
-   * due at once with their hand-out count lowered.
+   * reclaimIdleMs with their delivery count lowered by the one this fetch added (only those still
+   * this consumer's: one another member took over is left with it); retries become due at once
+   * with their hand-out count lowered.
    */
   async handBack(deliveries: readonly RedisDelivery[]): Promise<void> {
     const { keys, consumerGroup, consumerName, reclaimIdleMs } = this.#config;
     const commands = this.#connections.commands;
-    const byCount = new Map<number, string[]>();
+    const streamArgs: Array<string | number> = [];
     const retryIds: string[] = [];
     for (const delivery of deliveries) {
       if (delivery.source === 'retry') retryIds.push(delivery.id);
-      else {
-        const count = Math.max(0, delivery.deliveryCount - 1);
-        const ids = byCount.get(count) ?? [];
-        ids.push(delivery.id);
-        byCount.set(count, ids);
-      }
+      else streamArgs.push(delivery.id, Math.max(0, delivery.deliveryCount - 1));
     }
     const work: Array<Promise<unknown>> = [];
-    for (const [count, ids] of byCount) {
-      work.push(commands.call('XCLAIM', [keys.stream, consumerGroup, consumerName, '0', ...ids, 'IDLE', String(reclaimIdleMs), 'RETRYCOUNT', String(count), 'JUSTID']));
+    for (let i = 0; i < streamArgs.length; i += 1000) {
+      work.push(runScript(commands, HAND_BACK, [keys.stream], [consumerGroup, consumerName, reclaimIdleMs, ...streamArgs.slice(i, i + 1000)]));
     }
     if (retryIds.length > 0) work.push(runScript(commands, RELEASE_RETRIES, [keys.retrySchedule, keys.retryData], retryIds));
     await Promise.all(work);
@@ -180,10 +190,10 @@ export class RedisSettlement {
   }
 
   #deadLetterScript(delivery: RedisDelivery, fields: readonly Field[]): Promise<unknown> {
-    const { keys, consumerGroup, dlqMaxLen } = this.#config;
+    const { keys, consumerGroup, consumerName, dlqMaxLen } = this.#config;
     const commands = this.#connections.commands;
     return delivery.source === 'stream'
-      ? runScript(commands, STREAM_TO_DLQ, [keys.stream, keys.dlq], [consumerGroup, delivery.id, dlqMaxLen, ...fields])
+      ? runScript(commands, STREAM_TO_DLQ, [keys.stream, keys.dlq], [consumerGroup, delivery.id, consumerName, dlqMaxLen, ...fields])
       : runScript(commands, RETRY_TO_DLQ, [keys.retrySchedule, keys.retryData, keys.dlq], [delivery.id, dlqMaxLen, ...fields]);
   }
 
@@ -191,12 +201,14 @@ export class RedisSettlement {
     const kept: Record<string, string> = Object.create(null) as Record<string, string>;
     for (const name of ENVELOPE_HEADERS) {
       const value = delivery.message.headers[name];
-      if (value !== undefined) kept[name] = value;
+      // A header of an oversized entry may be the large part: kept only when of envelope size.
+      if (value !== undefined && value.length <= MINIMAL_HEADER_CHARS) kept[name] = value;
     }
     const note = ` (the entry had ${fieldCount} fields; this dead letter keeps only the envelope headers, key and body)`;
     const headers: Record<string, string> = { ...kept };
     for (const [name, value] of Object.entries(letter.headers)) if (name.startsWith('dlq-') || name.endsWith('-failure-at')) headers[name] = value;
     headers[HEADER.dlqErrorMessage] = (letter.headers[HEADER.dlqErrorMessage] ?? '') + note;
-    return messageToFields(headers, delivery.message);
+    const { key, body } = delivery.message;
+    return messageToFields(headers, { body, key: key !== undefined && key.length <= MINIMAL_HEADER_CHARS ? key : undefined });
   }
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULTS, redisKeys } from '../src/index.js';
 import { redact } from '@eventsource/core/transport';
 import { maskUrl, resolveConfig } from '../src/config.js';
+import { readerCommandTimeout } from '../src/connection.js';
 
 describe('resolveConfig', () => {
   it('keeps the seed guide names and defaults', () => {
@@ -105,5 +106,47 @@ describe('maskUrl', () => {
     const message = redact('lost redis://user:p@ss@w0rd@a:1 and rediss://tok@b:2/1; mail admin@example.com');
     expect(message).toBe('lost redis://user:***@a:1 and rediss://***@b:2/1; mail admin@example.com');
     expect(message).not.toMatch(/w0rd|tok@/);
+  });
+});
+
+describe('key layout and reader options (issue 7)', () => {
+  // Fails on a8f92dc: the check found the `{c}` later in the prefix and left `a{}b{c}` unwrapped,
+  // but Redis hashes a key whose first `{` is followed by `}` as a whole, so the keys of one prefix
+  // landed in different slots.
+  it('treats a prefix whose first braces are empty as untagged, as Redis Cluster does', () => {
+    expect(redisKeys('a{}b{c}', 'g', true).stream).toBe('{a{}b{c}}:stream');
+    expect(redisKeys('a{b}c', 'g', true).stream).toBe('a{b}c:stream');
+    expect(redisKeys('{{x}', 'g', true).stream).toBe('{{x}:stream');
+    expect(redisKeys('plain', 'g', true).stream).toBe('{plain}:stream');
+  });
+
+  // Fails on a8f92dc: group X's `…:retry:X:data` was group X:data's `…:retry:X:data`, and group
+  // g's start journal for retry `replay:1-1` was group g:replay's for entry 1-1.
+  it('gives no two groups a key, or a key prefix, in common; names without `:` or `%` keep their keys', () => {
+    const groups = ['X', 'X:data', 'g', 'g:replay', 'a%3Ab', 'a:b', 'a%b', 'data', 'stream'];
+    const keysOf = (group: string): string[] => {
+      const keys = redisKeys('p', group);
+      return [keys.dlq, keys.retrySchedule, keys.retryData, `${keys.startJournal}:`];
+    };
+    for (const a of groups) {
+      for (const b of groups) {
+        if (a === b) continue;
+        for (const ka of keysOf(a)) for (const kb of keysOf(b)) expect(kb === ka || kb.startsWith(`${ka}:`), `${a} / ${b}: ${ka} ~ ${kb}`).toBe(false);
+      }
+    }
+    expect(redisKeys('p', 'orders')).toMatchObject({ retrySchedule: 'p:retry:orders', retryData: 'p:retry:orders:data', dlq: 'p:stream_dlq:orders' });
+  });
+
+  it('checks staleConsumerIdleMs against the reclaim window', () => {
+    expect(() => resolveConfig({ reclaimIdleMs: 60_000, staleConsumerIdleMs: 60_000 })).toThrow(ConfigError);
+    expect(() => resolveConfig({ staleConsumerIdleMs: -1 })).toThrow(/staleConsumerIdleMs/);
+    expect(resolveConfig({ staleConsumerIdleMs: 0 }).staleConsumerIdleMs).toBe(0);
+    expect(resolveConfig({ reclaimIdleMs: 1000, staleConsumerIdleMs: 10_000 }).staleConsumerIdleMs).toBe(10_000);
+  });
+
+  it('never lets a command timeout end a blocked read early', () => {
+    expect(readerCommandTimeout(undefined, 5000)).toBeUndefined();
+    expect(readerCommandTimeout(200, 5000)).toBe(6000);
+    expect(readerCommandTimeout(60_000, 5000)).toBe(60_000);
   });
 });

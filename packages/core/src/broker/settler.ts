@@ -185,12 +185,11 @@ export class Settler<D extends Delivery> {
       case 'ack':
         counters.eventsProcessed++;
         counters.handlersInvoked += outcome.invoked;
-        // The handler slot frees now; the ack is batched, and the message counts as in progress until it is written.
-        void this.#settleOriginal(delivery);
+        await this.#settleAfterSuccess(delivery);
         return;
       case 'skip':
         counters.eventsSkipped++;
-        void this.#settleOriginal(delivery);
+        await this.#settleAfterSuccess(delivery);
         return;
       case 'retry': {
         counters.eventsFailed++;
@@ -260,6 +259,17 @@ export class Settler<D extends Delivery> {
     if (result.value === 'written') await this.#settleOriginal(delivery);
     else if (result.value === 'settled' || result.value === 'already-settled') this.#settledElsewhere(delivery);
     return result.value !== 'already-settled';
+  }
+
+  /**
+   * The handler slot frees at once and the ack is batched (the message counts as in progress until
+   * it is written). A suspect's slot frees only once its ack is written: the isolation lane starts
+   * the next suspect then, and if that one kills the process, this one must not still be pending,
+   * or it would run again after every crash until it too passed maxDeliveries.
+   */
+  #settleAfterSuccess(delivery: D): Promise<void> {
+    const settled = this.#settleOriginal(delivery);
+    return delivery.suspect ? settled : Promise.resolve();
   }
 
   /** Acks (batched) or moves the lane's commit point. The promise is for callers that must wait. */

@@ -19,6 +19,26 @@ describe('Settler, ack settlement', () => {
     expect(bus.getStats()).toMatchObject({ eventsConsumed: 3, eventsProcessed: 3, handlersInvoked: 3 });
   });
 
+  it('starts the next suspect only once the previous one is acknowledged, so a crash cannot leave a handled suspect pending', async () => {
+    const { bus } = newBus();
+    const started: number[] = [];
+    bus.subscribe(OrderPlaced, (event) => {
+      started.push(event.n);
+    });
+    await consuming(bus);
+    const ackWritten = deferred();
+    bus.fake.before('ack', () => ackWritten.promise);
+    bus.fake.push(bus.fake.delivery(placed(1), { id: 's1', suspect: true }), bus.fake.delivery(placed(2), { id: 's2', suspect: true }));
+    await soon(() => expect(started).toEqual([1]));
+    await nextTurn();
+    await nextTurn();
+    // s1 is handled, its ack not yet written: s2 waits.
+    expect(started).toEqual([1]);
+    ackWritten.resolve();
+    await soon(() => expect(started).toEqual([1, 2]));
+    await soon(() => expect(bus.fake.acks.flat()).toEqual(['s1', 's2']));
+  });
+
   it('writes the retry copy first and acknowledges the original after it', async () => {
     const { bus } = newBus({ maxRetries: 2 });
     bus.subscribe(OrderPlaced, () => {
