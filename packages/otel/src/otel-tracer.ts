@@ -12,6 +12,8 @@ import {
   type Tracer,
 } from '@eventsource/core';
 import {
+  INVALID_SPAN_CONTEXT,
+  ProxyTracerProvider,
   ROOT_CONTEXT,
   SpanKind as OtelSpanKind,
   SpanStatusCode,
@@ -62,20 +64,25 @@ const headerSetter: TextMapSetter<Record<string, string>> = {
   },
 };
 
+/**
+ * The API's no-op provider, what a ProxyTracerProvider delegates to until an SDK registers. Not
+ * exported by the API, but a fresh proxy hands out the module's singleton.
+ */
+const NOOP_TRACER_PROVIDER: TracerProvider = new ProxyTracerProvider().getDelegate();
+
 /** Core's span, backed by an OpenTelemetry span and the context it was started in. */
 class OtelSpanHandle implements Span {
-  /** The parent context with this span set: baggage and all, for inject() and run(). */
-  readonly context: Context;
   #errorTypeSet = false;
 
   constructor(
     readonly span: OtelSpan,
-    parent: Context,
+    /** The parent context with this span set: baggage and all, for inject() and run(). */
+    readonly context: Context,
     /** This delivery's attempt number, inherited by the handle spans below a dispatch span. */
     readonly attempt: number | undefined,
-  ) {
-    this.context = trace.setSpan(parent, span);
-  }
+    /** True when this span shares its parent's context (a stateless non-recording span, no SDK). */
+    readonly shared = false,
+  ) {}
 
   setAttribute(key: string, value: SpanAttributeValue): void {
     this.span.setAttribute(key, value);
@@ -100,6 +107,9 @@ class OtelSpanHandle implements Span {
   }
 
   run<T>(fn: () => T): T {
+    // A span sharing its parent's context usually runs where that context is already active:
+    // entering it again is a context-manager round trip for nothing.
+    if (this.shared && this.context === context.active()) return fn();
     return context.with(this.context, fn);
   }
 }
@@ -127,22 +137,56 @@ export class OtelTracer implements Tracer {
   readonly enabled = true;
   readonly #tracer: OtelApiTracer;
   readonly #propagator: TextMapPropagator | undefined;
+  /** The global proxy while it still has no SDK behind it; undefined once one is known to be there. */
+  #proxy: ProxyTracerProvider | undefined;
+  /** Without an SDK: the last span started under a parent with no span to share, and its context. */
+  #lastRoot: { readonly parent: Context; readonly span: OtelSpan; readonly context: Context } | undefined;
 
   constructor(options: OtelTracerOptions = {}) {
     // The global API hands out a proxy until a provider is registered, so constructing this before
     // the SDK starts is fine.
-    this.#tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(INSTRUMENTATION_SCOPE);
+    const provider = options.tracerProvider ?? trace.getTracerProvider();
+    this.#tracer = provider.getTracer(INSTRUMENTATION_SCOPE);
+    this.#proxy = provider instanceof ProxyTracerProvider ? provider : undefined;
     this.#propagator = options.propagator;
   }
 
   startSpan(name: SpanName, options: StartSpanOptions): Span {
     const { parentContext, attempt } = this.#parent(options.parent, name);
+    if (this.#withoutSdk()) {
+      // The API's no-op tracer ignores attributes and kind, and gives a child its parent's span
+      // context (or the invalid one). Under a parent that is already non-recording with that span
+      // context, the child would be an equivalent stateless span: reuse the parent's span and
+      // context, and build neither attributes nor a new context.
+      const parentSpan = trace.getSpan(parentContext);
+      if (parentSpan && !parentSpan.isRecording()) {
+        const spanContext = parentSpan.spanContext();
+        if (spanContext === INVALID_SPAN_CONTEXT || isSpanContextValid(spanContext)) return new OtelSpanHandle(parentSpan, parentContext, attempt, true);
+      }
+      // A top-level span: usually under the same context as the last one (the root, outside any
+      // request), and the API's no-op spans are stateless, so the last span and context serve again.
+      let last = this.#lastRoot;
+      if (last?.parent !== parentContext) {
+        const span = this.#tracer.startSpan(name, undefined, parentContext);
+        last = this.#lastRoot = { parent: parentContext, span, context: trace.setSpan(parentContext, span) };
+      }
+      return new OtelSpanHandle(last.span, last.context, attempt);
+    }
     const span = this.#tracer.startSpan(
       name,
       { kind: KIND[options.kind], attributes: toOtelAttributes(name, options.attributes, attempt) },
       parentContext,
     );
-    return new OtelSpanHandle(span, parentContext, attempt);
+    return new OtelSpanHandle(span, trace.setSpan(parentContext, span), attempt);
+  }
+
+  /** True while the global provider is the API's no-op: spans are non-recording, attributes unread. */
+  #withoutSdk(): boolean {
+    if (!this.#proxy) return false;
+    if (this.#proxy.getDelegate() === NOOP_TRACER_PROVIDER) return true;
+    // An SDK registered: from now on every span goes through it.
+    this.#proxy = undefined;
+    return false;
   }
 
   inject(span: Span, headers: Record<string, string>): void {

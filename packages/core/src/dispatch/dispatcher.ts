@@ -150,8 +150,8 @@ export function dispatch(
   });
 }
 
-/** Tracing on: the same isolation as runUntraced, with a handle span around each handler. */
-async function runHandlers(
+/** Tracing on: the same isolation as runUntraced, with a handle span around each handler. No async frame: one fewer promise and microtask hop per event. */
+function runHandlers(
   event: DomainEvent,
   handlers: readonly NormalizedHandler[],
   tracer: Tracer,
@@ -187,8 +187,9 @@ async function runHandlers(
       endSpan(span);
     }
   }
-  if (pending) await Promise.all(pending);
-  return outcomeOf(event, handlers.length, failures);
+  if (!pending) return Promise.resolve(outcomeOf(event, handlers.length, failures));
+  // Every pending promise settles to undefined (failures are recorded, not rethrown).
+  return (pending.length === 1 ? pending[0]! : Promise.all(pending)).then(() => outcomeOf(event, handlers.length, failures));
 }
 
 /**
