@@ -235,7 +235,7 @@ export abstract class BrokerEventBusBase<D extends Delivery = Delivery> extends 
     } catch (error) {
       if (isEventSourceError(error)) throw error;
       throw new PublishError(
-        `Publishing ${events.length} event(s) to ${this.adapter.destination} failed: ${redact(errorMessage(error))}. ` +
+        `Publishing ${events.length} event(s) to ${this.adapter.destination} failed: ${redact(errorMessage(error)).replace(/\.+$/, '')}. ` +
           'Some may have been written; publishing again is safe for idempotent handlers (delivery is at-least-once).',
         { cause: error },
       );

@@ -1,0 +1,49 @@
+import { SpanKind, context, propagation, type HrTime } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+
+/**
+ * What the Node SDK sets up for an application: an AsyncLocalStorage context manager and the W3C
+ * trace-context plus baggage propagator, both global. Once per process.
+ */
+export function registerGlobals(): void {
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
+}
+
+/** A tracer provider that keeps finished spans in memory. */
+export function memoryTracing(): { provider: BasicTracerProvider; spans: () => ReadableSpan[] } {
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  return { provider, spans: () => exporter.getFinishedSpans() };
+}
+
+/** A span as JSON can carry it between processes. */
+export interface SpanRecord {
+  readonly name: string;
+  readonly kind: 'PRODUCER' | 'CONSUMER' | 'INTERNAL' | 'CLIENT' | 'SERVER';
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly parentSpanId: string | undefined;
+  readonly attributes: Record<string, unknown>;
+  readonly status: { readonly code: number; readonly message?: string | undefined };
+  readonly startNs: number;
+}
+
+export function toRecord(span: ReadableSpan): SpanRecord {
+  return {
+    name: span.name,
+    kind: SpanKind[span.kind] as SpanRecord['kind'],
+    traceId: span.spanContext().traceId,
+    spanId: span.spanContext().spanId,
+    parentSpanId: span.parentSpanContext?.spanId,
+    attributes: { ...span.attributes },
+    status: { code: span.status.code, message: span.status.message },
+    startNs: hrToNs(span.startTime),
+  };
+}
+
+function hrToNs([seconds, nanos]: HrTime): number {
+  return seconds * 1e9 + nanos;
+}
