@@ -1,5 +1,5 @@
-import { TcpProxy, eventually, testEventBus, type ConformanceHarness, type TestBus } from '@eventsource/conformance';
-import { HEADER, silentLogger } from '@eventsource/core';
+import { TcpProxy, brokerBusOptions, brokerTestBus, testEventBus, type ConformanceHarness, type TestBus } from '@eventsource/conformance';
+import { HEADER } from '@eventsource/core';
 import { connect } from 'amqplib';
 import { afterAll, describe } from 'vitest';
 import { RabbitMQEventBus, type ExchangeType } from '../src/index.js';
@@ -38,42 +38,19 @@ function harness(exchangeType: ExchangeType): ConformanceHarness {
         async createBus(options = {}): Promise<TestBus> {
           groups.add(options.group ?? 'conformance');
           const bus = new RabbitMQEventBus({
+            ...brokerBusOptions(options),
             rabbitmqUrl: proxy.url,
             exchangeName,
             exchangeType,
-            consumerGroup: options.group ?? 'conformance',
-            ...(options.consumerName === undefined ? {} : { consumerName: options.consumerName }),
-            maxRetries: options.maxRetries ?? 3,
-            retryBaseDelayMs: options.retryBaseDelayMs ?? 50,
-            retryMaxDelayMs: Math.max(1000, (options.retryBaseDelayMs ?? 50) * 8),
-            // Quick to notice a restored connection in the outage scenario.
-            reconnectBaseDelayMs: 20,
             reconnectMaxDelayMs: 200,
             heartbeatMs: 5000,
-            ...(options.maxBackgroundTasks === undefined ? {} : { maxBackgroundTasks: options.maxBackgroundTasks }),
-            ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
-            ...(options.maxDeliveries === undefined ? {} : { maxDeliveries: options.maxDeliveries }),
-            ...(options.maxInFlight === undefined ? {} : { maxInFlight: options.maxInFlight, prefetchCount: options.maxInFlight }),
-            ...(options.handlerTimeoutMs === undefined ? {} : { handlerTimeoutMs: options.handlerTimeoutMs }),
-            ...(options.tracer === undefined ? {} : { tracer: options.tracer, enableTracing: true }),
-            logger: silentLogger,
+            ...(options.maxInFlight === undefined ? {} : { prefetchCount: options.maxInFlight }),
           });
           if (options.connect !== false) await bus.connect();
           buses.push(bus);
-          return {
-            bus,
-            broker: bus,
-            dlq: bus,
-            async start() {
-              bus.startConsumingInBackground();
-              await eventually(() => bus.health().consuming && bus.health().healthy, { timeoutMs: 5000 });
-            },
-            // A zero deadline: nothing running is settled and the connections close, so the broker
-            // requeues every unacknowledged message, as it does for a process that died.
-            async kill() {
-              await bus.shutdown(0);
-            },
-          };
+          // kill(): a zero deadline, so nothing running is settled and the connections close; the
+          // broker requeues every unacknowledged message, as it does for a process that died.
+          return brokerTestBus(bus);
         },
         async injectRaw(message) {
           const eventType = message.headers[HEADER.eventType] ?? 'Unknown';

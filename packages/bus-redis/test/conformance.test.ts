@@ -1,5 +1,4 @@
-import { TcpProxy, eventually, testEventBus, type ConformanceHarness, type TestBus } from '@eventsource/conformance';
-import { silentLogger } from '@eventsource/core';
+import { TcpProxy, brokerBusOptions, brokerTestBus, testEventBus, type ConformanceHarness, type TestBus } from '@eventsource/conformance';
 import { describe } from 'vitest';
 import { Redis } from 'ioredis';
 import { RedisEventBus } from '../src/index.js';
@@ -35,44 +34,20 @@ const harness: ConformanceHarness = {
     return {
       async createBus(options = {}): Promise<TestBus> {
         const bus = new RedisEventBus({
+          ...brokerBusOptions(options),
           redisUrl: proxy.url,
           streamPrefix: prefix,
-          consumerGroup: options.group ?? 'conformance',
-          ...(options.consumerName === undefined ? {} : { consumerName: options.consumerName }),
-          maxRetries: options.maxRetries ?? 3,
-          retryBaseDelayMs: options.retryBaseDelayMs ?? 50,
-          retryMaxDelayMs: Math.max(1000, (options.retryBaseDelayMs ?? 50) * 8),
           retryPollMs: 20,
           blockMs: 100,
           // Short, so a crashed member's entry is taken over within the scenario's budget.
           reclaimIdleMs: 1000,
-          // Quick to notice a restored connection in the outage scenario.
-          reconnectBaseDelayMs: 20,
           reconnectMaxDelayMs: 200,
-          ...(options.maxBackgroundTasks === undefined ? {} : { maxBackgroundTasks: options.maxBackgroundTasks }),
-          ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
-          ...(options.maxDeliveries === undefined ? {} : { maxDeliveries: options.maxDeliveries }),
-          ...(options.maxInFlight === undefined ? {} : { maxInFlight: options.maxInFlight }),
-          ...(options.handlerTimeoutMs === undefined ? {} : { handlerTimeoutMs: options.handlerTimeoutMs }),
-          ...(options.tracer === undefined ? {} : { tracer: options.tracer, enableTracing: true }),
-          logger: silentLogger,
         });
         if (options.connect !== false) await bus.connect();
         buses.push(bus);
-        return {
-          bus,
-          broker: bus,
-          dlq: bus,
-          async start() {
-            bus.startConsumingInBackground();
-            await eventually(() => bus.health().consuming && bus.health().healthy, { timeoutMs: 5000 });
-          },
-          // A zero deadline: nothing still running is settled, queued entries stay pending, the
-          // sockets close: to Redis this looks like a consumer that died.
-          async kill() {
-            await bus.shutdown(0);
-          },
-        };
+        // kill(): a zero deadline, so nothing still running is settled, queued entries stay
+        // pending and the sockets close: to Redis this looks like a consumer that died.
+        return brokerTestBus(bus);
       },
       async injectRaw(message) {
         const fields: Array<string | Buffer> = [];
