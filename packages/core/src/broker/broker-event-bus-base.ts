@@ -343,6 +343,9 @@ export abstract class BrokerEventBusBase<D extends Delivery = Delivery> extends 
     const finished = Promise.all([running.catch(() => undefined), sourcesStopped]).then(() => true);
     const inTime = await beforeDeadline(finished, deadline);
     if (!inTime) {
+      // Timers and Date.now() can disagree by a millisecond: from here on no write is tried again,
+      // so nothing touches the broker after shutdown() has returned.
+      this.#settler.giveUpAt(Number.NEGATIVE_INFINITY);
       const queued = this.#pump.takeQueued();
       if (queued.length > 0) {
         this.counters.eventsHandedBack += queued.length;

@@ -35,12 +35,12 @@ export async function writeDurably<T>(what: string, write: () => Promise<T>, opt
         return { status: 'failed', error };
       }
       const delay = options.backoff.delay(failures);
-      if (Date.now() + delay > options.deadline()) return abandon(what, message, options);
+      if (Date.now() + delay >= options.deadline()) return abandon(what, message, options);
       if (failures === 1 || failures % 20 === 0) options.logger.warn(`Could not ${what}; trying again`, { attempt: failures, error: message });
       await new Promise((resolve) => setTimeout(resolve, delay));
       // The deadline may have been set while we slept (a shutdown began): past it, the connection
       // may already be closed, so do not try again.
-      if (Date.now() > options.deadline()) return abandon(what, message, options);
+      if (Date.now() >= options.deadline()) return abandon(what, message, options);
     }
   }
 }
