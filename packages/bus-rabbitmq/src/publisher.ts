@@ -70,25 +70,14 @@ export class ConfirmPublisher {
   #closed = false;
   /** Correlation ids of mandatory messages the broker returned as unroutable (sent before their confirm). */
   readonly #returned = new Set<string>();
-  readonly #sending = new Set<Promise<void>>();
 
   constructor(connection: RabbitMQConnection, logger: Logger) {
     this.#connection = connection;
     this.#logger = logger;
   }
 
-  /** Resolves once the broker confirmed every message; tracked so close() can let it finish. */
-  send(messages: readonly OutgoingMessage[]): Promise<void> {
-    const sending = this.#send(messages);
-    this.#sending.add(sending);
-    sending.then(
-      () => this.#sending.delete(sending),
-      () => this.#sending.delete(sending),
-    );
-    return sending;
-  }
-
-  async #send(messages: readonly OutgoingMessage[]): Promise<void> {
+  /** Resolves once the broker confirmed every message. */
+  async send(messages: readonly OutgoingMessage[]): Promise<void> {
     let remaining = messages;
     for (;;) {
       if (this.#closed) throw new Error('The RabbitMQ publisher is closed (the bus was shut down).');
@@ -99,21 +88,8 @@ export class ConfirmPublisher {
     }
   }
 
-  /**
-   * Lets publishes already under way collect their confirms until `deadline` (a publish awaited
-   * when shutdown began would otherwise fail although the broker may have stored it), then closes.
-   */
-  async close(deadline: number): Promise<void> {
-    while (this.#sending.size > 0 && Date.now() < deadline) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled([...this.#sending]),
-        new Promise((resolve) => {
-          timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-        }),
-      ]);
-      clearTimeout(timer);
-    }
+  /** Closes the channel. The kit calls it once its publishes were written (or at the deadline). */
+  async close(): Promise<void> {
     this.#closed = true;
     const channel = this.#channel;
     this.#channel = undefined;

@@ -100,7 +100,7 @@ class RabbitMQAdapter implements BrokerAdapter<RabbitMQDelivery> {
 
   async close(deadline: number): Promise<void> {
     await Promise.all([
-      this.#publisher.close(deadline),
+      this.#publisher.close(),
       this.#settlement.close(),
       this.deadLetters.close(),
       this.source.current?.channel.close().catch(() => undefined),

@@ -55,6 +55,9 @@ export abstract class BrokerEventBusBase<D extends Delivery = Delivery> extends 
   #stopping: Promise<boolean> | undefined;
   #fatal: { readonly description: string; readonly since: string } | undefined;
   #warnedNoSubscriptions = false;
+  /** Publishes being written to the broker now (foreground and background). */
+  #writing = 0;
+  #writesIdle: (() => void) | undefined;
 
   protected constructor(options: BrokerBusOptions, createAdapter: (kit: AdapterKit) => BrokerAdapter<D>, settings: BrokerKitSettings) {
     super(options);
@@ -230,6 +233,7 @@ export abstract class BrokerEventBusBase<D extends Delivery = Delivery> extends 
   async #write(events: readonly DomainEvent[], trace: Record<string, string> | undefined): Promise<void> {
     // Encode everything first: an event that cannot be encoded means nothing is written.
     const envelopes: Envelope[] = events.map((event) => this.codec.encode(event, trace));
+    this.#writing++;
     try {
       await this.adapter.publish(envelopes);
     } catch (error) {
@@ -239,7 +243,24 @@ export abstract class BrokerEventBusBase<D extends Delivery = Delivery> extends 
           'Some may have been written; publishing again is safe for idempotent handlers (delivery is at-least-once).',
         { cause: error },
       );
+    } finally {
+      if (--this.#writing === 0) this.#writesIdle?.();
     }
+  }
+
+  /**
+   * Resolves once no publish is being written to the broker. A publish awaited when shutdown began
+   * (not only a background one) finishes before the connection closes: closing under it would fail
+   * it although the broker may already have stored it.
+   */
+  #publishesWritten(): Promise<void> {
+    if (this.#writing === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#writesIdle = () => {
+        this.#writesIdle = undefined;
+        resolve();
+      };
+    });
   }
 
   // ── dead letters ───────────────────────────────────────────────────────────
@@ -368,13 +389,15 @@ export abstract class BrokerEventBusBase<D extends Delivery = Delivery> extends 
   protected override async performShutdown(deadline: number): Promise<ShutdownResult> {
     const consumerDrained = await this.#stop(deadline);
     const result = await this.drainBackground(deadline);
+    const publishesWritten = await beforeDeadline(this.#publishesWritten(), deadline);
+    if (!publishesWritten) this.logger.warn('Stopped at the deadline while publishes were still being written; their callers see them fail', { publishing: this.#writing });
     await beforeDeadline(
       this.adapter.close(deadline).catch((error: unknown) => this.logger.warn('Closing the broker connection failed', { error: redact(errorMessage(error)) })),
       Math.max(deadline, Date.now() + HAND_BACK_TIMEOUT_MS),
     );
     this.#stopGauge();
     this.#connected = false;
-    return { drained: consumerDrained && result.drained, pendingBackgroundTasks: result.pendingBackgroundTasks };
+    return { drained: consumerDrained && result.drained && publishesWritten, pendingBackgroundTasks: result.pendingBackgroundTasks };
   }
 
   #assertUsable(operation: string): void {

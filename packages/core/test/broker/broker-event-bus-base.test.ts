@@ -352,6 +352,34 @@ describe('BrokerEventBusBase: publish', () => {
     expect(bus.getStats().eventsPublished).toBe(0);
   });
 
+  it('lets a publish awaited when shutdown began finish before the connection closes', async () => {
+    const { bus } = newBus();
+    await bus.connect();
+    const release = deferred();
+    bus.fake.before('publish', () => release.promise);
+    const publishing = bus.publish([placed(1)]);
+    await nextTurn();
+    const stopping = bus.shutdown(2000);
+    await nextTurn();
+    expect(bus.fake.closedAt).toBeUndefined();
+    release.resolve();
+    await expect(publishing).resolves.toBeUndefined();
+    await expect(stopping).resolves.toEqual({ drained: true, pendingBackgroundTasks: 0 });
+    expect(bus.fake.published).toHaveLength(1);
+    expect(bus.fake.closedAt).toBeDefined();
+  });
+
+  it('closes at the deadline under a publish that never finishes, and says it did not drain', async () => {
+    const { bus, logger } = newBus();
+    await bus.connect();
+    bus.fake.before('publish', () => new Promise(() => undefined));
+    void bus.publish([placed(1)]).catch(() => undefined);
+    await nextTurn();
+    await expect(bus.shutdown(50)).resolves.toEqual({ drained: false, pendingBackgroundTasks: 0 });
+    expect(bus.fake.closedAt).toBeDefined();
+    expect(logger.text).toContain('Stopped at the deadline while publishes were still being written');
+  });
+
   it("passes the adapter's own EventSourceErrors through unchanged, without tracing too", async () => {
     const { bus } = newBus({ enableTracing: false });
     await bus.connect();
