@@ -1,5 +1,6 @@
 import type { DeadLetterDetails } from '../envelope/failure-headers.js';
 import { readFailureHistory } from '../envelope/failure-headers.js';
+import { errorName } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { MessageProcessor, ProcessOutcome } from '../consume/message-processor.js';
 import { METRIC_NAMES, type Counter, type Histogram, type MetricAttributes, type Metrics } from '../tracing/metrics.js';
@@ -293,9 +294,7 @@ export class Settler<D extends Delivery> {
     this.#counters.handlerErrors += failures.length;
     if (!this.#metrics.enabled) return;
     for (const failure of failures) {
-      const error = failure.error;
-      const type = error instanceof Error ? error.name : typeof error;
-      this.#instruments.handlerErrors.add(1, { ...this.#attributes, 'eventsource.event.type': eventType, 'error.type': type });
+      this.#instruments.handlerErrors.add(1, { ...this.#attributes, 'eventsource.event.type': eventType, 'error.type': errorName(failure.error) });
     }
   }
 }

@@ -8,7 +8,7 @@
 export const METRIC_NAMES = {
   /** Counter: events a publish() handed to the broker (or, in-process, to dispatch). */
   sent: 'messaging.client.sent.messages',
-  /** Counter: messages this consumer took from the broker. */
+  /** Counter: messages this consumer took from the broker (in-process: events dispatched). */
   consumed: 'messaging.client.consumed.messages',
   /** Histogram, seconds: from the start of the handlers of one message until its outcome is known. */
   processDuration: 'messaging.process.duration',
