@@ -12,6 +12,7 @@ import { OrderCreated, benchRegistry, makeOrders, type OrderCreated as Order } f
 const OURS = 'eventsource';
 const RAW = 'raw amqplib';
 const MOLECULER = '@moleculer/channels';
+const MOLECULER_PERSISTENT = '@moleculer/channels, persistent messages';
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const PUBLISH_BATCH = 100;
 /** The same unacknowledged-message window for every subject. */
@@ -135,63 +136,69 @@ interface MoleculerBroker {
   sendToChannel(name: string, payload: unknown): Promise<void>;
 }
 
-const moleculer: SubjectFactory = {
-  name: MOLECULER,
-  async start(exchange, consumers, onHandled) {
-    const require = createRequire(import.meta.url);
-    const { ServiceBroker } = require('moleculer') as { ServiceBroker: new (options: object) => MoleculerBroker };
-    const channels = require('@moleculer/channels') as {
-      Middleware: (options: object) => object;
-      Adapters: { AMQP: new (options: object) => { checkClientLibVersion(library: string, versions: string): boolean } };
-    };
-    const { Middleware } = channels;
-    // Its version check reads amqplib/package.json, which amqplib 2 no longer exports; the check
-    // only logs a warning, so the bench skips it and runs the adapter on the amqplib we ship.
-    class AmqpAdapter extends channels.Adapters.AMQP {
-      override checkClientLibVersion(): boolean {
-        return true;
+/**
+ * `persistent: false` is its default (transient messages: lost when the broker restarts, never
+ * written to disk); `true` gives its messages the durability ours always have.
+ */
+function moleculer(persistent: boolean): SubjectFactory {
+  return {
+    name: persistent ? MOLECULER_PERSISTENT : MOLECULER,
+    async start(exchange, consumers, onHandled) {
+      const require = createRequire(import.meta.url);
+      const { ServiceBroker } = require('moleculer') as { ServiceBroker: new (options: object) => MoleculerBroker };
+      const channels = require('@moleculer/channels') as {
+        Middleware: (options: object) => object;
+        Adapters: { AMQP: new (options: object) => { checkClientLibVersion(library: string, versions: string): boolean } };
+      };
+      const { Middleware } = channels;
+      // Its version check reads amqplib/package.json, which amqplib 2 no longer exports; the check
+      // only logs a warning, so the bench skips it and runs the adapter on the amqplib we ship.
+      class AmqpAdapter extends channels.Adapters.AMQP {
+        override checkClientLibVersion(): boolean {
+          return true;
+        }
       }
-    }
-    const adapter = () => new AmqpAdapter({ amqp: { url: AMQP_URL }, maxInFlight: PREFETCH });
-    const channel = `${exchange}.orders`;
-    const brokers: MoleculerBroker[] = [];
-    const publisher = new ServiceBroker({ nodeID: `${exchange}-pub`, logger: false, middlewares: [Middleware({ adapter: adapter() })] });
-    await publisher.start();
-    brokers.push(publisher);
-    for (let i = 0; i < consumers; i++) {
-      const broker = new ServiceBroker({ nodeID: `${exchange}-c${i}`, logger: false, middlewares: [Middleware({ adapter: adapter() })] });
-      broker.createService({
-        name: `consumer${i}`,
-        channels: {
-          [channel]: {
-            group: 'bench',
-            handler(payload: { eventId: string }) {
-              onHandled(payload.eventId);
+      const adapter = () => new AmqpAdapter({ amqp: { url: AMQP_URL, ...(persistent ? { messageOptions: { persistent: true } } : {}) }, maxInFlight: PREFETCH });
+      const channel = `${exchange}.orders`;
+      const brokers: MoleculerBroker[] = [];
+      const publisher = new ServiceBroker({ nodeID: `${exchange}-pub`, logger: false, middlewares: [Middleware({ adapter: adapter() })] });
+      await publisher.start();
+      brokers.push(publisher);
+      for (let i = 0; i < consumers; i++) {
+        const broker = new ServiceBroker({ nodeID: `${exchange}-c${i}`, logger: false, middlewares: [Middleware({ adapter: adapter() })] });
+        broker.createService({
+          name: `consumer${i}`,
+          channels: {
+            [channel]: {
+              group: 'bench',
+              handler(payload: { eventId: string }) {
+                onHandled(payload.eventId);
+              },
             },
           },
+        });
+        await broker.start();
+        brokers.push(broker);
+      }
+      return {
+        async publishBatch(events) {
+          for (const event of events) await sendRetryingWhenFull(publisher, channel, event);
         },
-      });
-      await broker.start();
-      brokers.push(broker);
-    }
-    return {
-      async publishBatch(events) {
-        for (const event of events) await sendRetryingWhenFull(publisher, channel, event);
-      },
-      async publishWithoutWaiting(events) {
-        for (const event of events) await sendRetryingWhenFull(publisher, channel, event);
-      },
-      publishOne: (event) => sendRetryingWhenFull(publisher, channel, event),
-      async close() {
-        for (const broker of brokers.reverse()) await broker.stop();
-        const admin = await connect(AMQP_URL);
-        const ch = await admin.createChannel();
-        await ch.deleteQueue(`bench.${channel}`).catch(() => undefined);
-        await admin.close().catch(() => undefined);
-      },
-    };
-  },
-};
+        async publishWithoutWaiting(events) {
+          for (const event of events) await sendRetryingWhenFull(publisher, channel, event);
+        },
+        publishOne: (event) => sendRetryingWhenFull(publisher, channel, event),
+        async close() {
+          for (const broker of brokers.reverse()) await broker.stop();
+          const admin = await connect(AMQP_URL);
+          const ch = await admin.createChannel();
+          await ch.deleteQueue(`bench.${channel}`).catch(() => undefined);
+          await admin.close().catch(() => undefined);
+        },
+      };
+    },
+  };
+}
 
 /**
  * Its adapter does not wait for amqplib's `drain`: when the socket buffer is full it throws
@@ -214,7 +221,7 @@ async function sendRetryingWhenFull(broker: MoleculerBroker, channel: string, ev
  * Quorum (our default) against raw amqplib on a quorum queue; and, since @moleculer/channels can
  * only use a classic queue, both again on a classic queue, so each comparison is like with like.
  */
-const SUBJECTS: readonly SubjectFactory[] = [ours('quorum'), raw('quorum'), ours('classic'), raw('classic'), moleculer];
+const SUBJECTS: readonly SubjectFactory[] = [ours('quorum'), raw('quorum'), ours('classic'), raw('classic'), moleculer(false), moleculer(true)];
 
 // ── measurements ─────────────────────────────────────────────────────────────
 
@@ -353,17 +360,19 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     `${OURS}: RabbitMQEventBus defaults (quorum queue, persistent messages, publisher confirms, batched acks, retries and DLQ available) with prefetchCount ${PREFETCH}; "classic queue": the same with queueType 'classic'.`,
     `${RAW}: a confirm channel (publish ${PUBLISH_BATCH}, then waitForConfirms), the same headers and body, the same queue type, JSON.parse of each body and one ack per message; no retries or DLQ.`,
     `${MOLECULER}: its AMQP adapter (maxInFlight ${PREFETCH}, so prefetch ${PREFETCH}) on a classic queue (it cannot declare a quorum one); it publishes without confirms, ` +
-      'and throws "Write buffer is full" instead of waiting for drain, so the bench retries those after 1 ms. Compare it with the classic-queue rows.',
+      'and throws "Write buffer is full" instead of waiting for drain, so the bench retries those after 1 ms. Compare it with the classic-queue rows. ' +
+      `Its default publishes transient messages (never written to disk, lost when the broker restarts); "${MOLECULER_PERSISTENT}" sets its messageOptions.persistent, the durability ${OURS} and ${RAW} always have.`,
     `latency: one event every ${1000 / rate} ms, 1 consumer, time from publish() call to handler; p50/p99 over ${latencyCount} events, median of ${latencyRepeats} run(s). ` +
       'On a quorum queue a message is delivered only once it is committed (fsynced), so its latency is that of a confirm; a classic queue delivers before its fsync.',
-    `Goals (ratios to ${RAW} on the same queue type): throughput >= 0.90×, p99 <= 1.5×; and ahead of ${MOLECULER}.`,
+    `Goals (ratios to ${RAW} on the same queue type): throughput >= 0.90×, p99 <= 1.5×; and ahead of ${MOLECULER}. ` +
+      `${MOLECULER} acknowledges no publish and, by default, keeps messages in memory only; neither can be turned off in ${OURS}, whose awaited publish() means "the broker has it durably".`,
   ];
   return {
     measurements,
     tables: [
       resultsTable('RabbitMQ: end to end and latency', measurements),
-      comparisonTable(`RabbitMQ, quorum queues: ${OURS} relative to each baseline`, measurements, OURS, [RAW, MOLECULER]),
-      comparisonTable(`RabbitMQ, classic queues: ${OURS} relative to each baseline`, measurements, `${OURS}, classic queue`, [`${RAW}, classic queue`, MOLECULER]),
+      comparisonTable(`RabbitMQ, quorum queues: ${OURS} relative to each baseline`, measurements, OURS, [RAW, MOLECULER_PERSISTENT, MOLECULER]),
+      comparisonTable(`RabbitMQ, classic queues: ${OURS} relative to each baseline`, measurements, `${OURS}, classic queue`, [`${RAW}, classic queue`, MOLECULER_PERSISTENT, MOLECULER]),
     ],
     notes,
   };
