@@ -46,6 +46,8 @@ class RabbitMQAdapter implements BrokerAdapter<RabbitMQDelivery> {
   readonly system = 'rabbitmq';
   readonly settlement = 'ack';
   readonly destination: string;
+  /** A publish goes to the exchange (the messaging conventions' destination for RabbitMQ); consumers read the group's queue. */
+  readonly publishDestination: string;
   readonly config: ResolvedRabbitMQConfig;
   readonly publishing: RabbitMQConnection;
   readonly consuming: RabbitMQConnection;
@@ -61,6 +63,7 @@ class RabbitMQAdapter implements BrokerAdapter<RabbitMQDelivery> {
     this.config = config;
     this.#kit = kit;
     this.destination = config.names.queue;
+    this.publishDestination = config.exchangeName;
     this.publishing = new RabbitMQConnection(config, kit.logger, 'publisher');
     this.consuming = new RabbitMQConnection(config, kit.logger, 'consumer');
     this.#publisher = new ConfirmPublisher(this.publishing, kit.logger);

@@ -138,6 +138,12 @@ export interface BrokerAdapter<D extends Delivery = Delivery> {
   readonly system: string;
   /** What consumers read (stream, queue, topic), for logs, spans, metrics and dead letters. No credentials. */
   readonly destination: string;
+  /**
+   * Where publish() writes, when that is not `destination`: a RabbitMQ publish goes to the
+   * exchange while consumers read their group's queue. For the publish span, the sent metric and
+   * publish errors. No credentials.
+   */
+  readonly publishDestination?: string;
   /** Per-message acks (Redis, AMQP) or offsets committed per lane past settled messages only (Kafka). */
   readonly settlement: 'ack' | 'offset';
 

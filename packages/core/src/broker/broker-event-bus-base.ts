@@ -48,6 +48,8 @@ export abstract class BrokerEventBusBase<D extends Delivery = Delivery> extends 
   readonly #settler: Settler<D>;
   readonly #sent: Counter;
   readonly #metricAttributes: MetricAttributes;
+  readonly #publishTo: string;
+  readonly #sentAttributes: MetricAttributes;
   readonly #stopGauge: () => void;
   #connected = false;
   #consumeRequested = false;
@@ -95,6 +97,8 @@ export abstract class BrokerEventBusBase<D extends Delivery = Delivery> extends 
       },
     });
     this.#metricAttributes = { 'messaging.system': system, 'messaging.destination.name': destination };
+    this.#publishTo = this.adapter.publishDestination ?? destination;
+    this.#sentAttributes = { 'messaging.system': system, 'messaging.destination.name': this.#publishTo };
     this.#sent = this.metrics.counter(METRIC_NAMES.sent, { description: 'Events handed to the broker by publish().', unit: '{message}' });
     this.#stopGauge = this.metrics.gauge(METRIC_NAMES.inFlight, { description: 'Handlers running now.', unit: '{message}' }, (observe) =>
       observe(this.#pump.inFlight, { ...this.#metricAttributes, 'messaging.consumer.group.name': group }),
@@ -209,7 +213,7 @@ export abstract class BrokerEventBusBase<D extends Delivery = Delivery> extends 
         attributes: {
           'messaging.system': this.adapter.system,
           'messaging.operation.type': 'publish',
-          'messaging.destination.name': this.adapter.destination,
+          'messaging.destination.name': this.#publishTo,
           'messaging.batch.message_count': events.length,
         },
       });
@@ -227,7 +231,7 @@ export abstract class BrokerEventBusBase<D extends Delivery = Delivery> extends 
       }
     }
     this.counters.eventsPublished += events.length;
-    if (this.metrics.enabled) this.#sent.add(events.length, this.#metricAttributes);
+    if (this.metrics.enabled) this.#sent.add(events.length, this.#sentAttributes);
   }
 
   async #write(events: readonly DomainEvent[], trace: Record<string, string> | undefined): Promise<void> {
@@ -239,7 +243,7 @@ export abstract class BrokerEventBusBase<D extends Delivery = Delivery> extends 
     } catch (error) {
       if (isEventSourceError(error)) throw error;
       throw new PublishError(
-        `Publishing ${events.length} event(s) to ${this.adapter.destination} failed: ${redact(errorMessage(error)).replace(/\.+$/, '')}. ` +
+        `Publishing ${events.length} event(s) to ${this.#publishTo} failed: ${redact(errorMessage(error)).replace(/\.+$/, '')}. ` +
           'Some may have been written; publishing again is safe for idempotent handlers (delivery is at-least-once).',
         { cause: error },
       );

@@ -352,6 +352,18 @@ describe('BrokerEventBusBase: publish', () => {
     expect(bus.getStats().eventsPublished).toBe(0);
   });
 
+  it("names the adapter's publishDestination, when it has one, in the publish span, the sent metric and publish errors", async () => {
+    const tracer = new RecordingTracer();
+    const metrics = new RecordingMetrics();
+    const { bus } = newBus({ tracer, metrics }, { publishDestination: 'orders-exchange' });
+    await bus.connect();
+    await bus.publish([placed(1)]);
+    expect(tracer.named('eventsource.event_bus.publish')[0]!.attributes['messaging.destination.name']).toBe('orders-exchange');
+    expect(metrics.named(METRIC_NAMES.sent)[0]!.attributes).toMatchObject({ 'messaging.destination.name': 'orders-exchange' });
+    bus.fake.fail('publish', new Error('socket closed'));
+    await expect(bus.publish([placed(2)])).rejects.toThrow('Publishing 1 event(s) to orders-exchange failed: socket closed');
+  });
+
   it('lets a publish awaited when shutdown began finish before the connection closes', async () => {
     const { bus } = newBus();
     await bus.connect();

@@ -46,6 +46,8 @@ export interface FakeAdapterConfig {
   readonly orderingKey?: (delivery: FakeDelivery) => string | undefined;
   /** Count starts of suspects durably, as Redis does with its per-group hash. */
   readonly recordStart?: boolean;
+  /** Where publish() writes, when not `destination` (as RabbitMQ's exchange). */
+  readonly publishDestination?: string;
   /** Leave out ack() / commit(), to check the kit refuses such an adapter. */
   readonly withoutSettleMethod?: boolean;
 }
@@ -70,6 +72,7 @@ export class FakeAdapter implements BrokerAdapter<FakeDelivery> {
   readonly system = 'fake';
   readonly destination = 'orders-stream';
   readonly settlement: 'ack' | 'offset';
+  readonly publishDestination?: string;
   reconnections = 0;
 
   /** Every settlement-side call in order: `retry:<id>`, `dead-letter:<id>`, `ack:<id>,<id>`, `commit:<lane>=<offset>`. */
@@ -113,6 +116,7 @@ export class FakeAdapter implements BrokerAdapter<FakeDelivery> {
     config: FakeAdapterConfig = {},
   ) {
     this.settlement = config.settlement ?? 'ack';
+    if (config.publishDestination !== undefined) this.publishDestination = config.publishDestination;
     if (config.orderingKey) this.orderingKey = config.orderingKey;
     if (config.recordStart) {
       this.recordStart = async (delivery) => {
