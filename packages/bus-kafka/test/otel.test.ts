@@ -1,71 +1,32 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { METRIC_NAMES, SPAN_NAMES, silentLogger } from '@eventsource/core';
+import { testCrossProcessTrace } from '@eventsource/conformance';
+import { METRIC_NAMES, defaultRegistry, silentLogger } from '@eventsource/core';
 import { otel } from '@eventsource/otel';
-import { context, trace } from '@opentelemetry/api';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { KafkaEventBus } from '../src/index.js';
 import { KAFKA_BROKERS, OrderPlaced, broker, busOptions, deleteTopics, order, uniquePrefix, waitFor } from './support/kafka.js';
-import { registerGlobals, telemetry, type SpanRecord } from './support/telemetry.js';
+import { telemetry } from './support/telemetry.js';
 
 const CONSUMER = fileURLToPath(new URL('./support/otel-consumer.ts', import.meta.url));
 
-beforeAll(registerGlobals);
-
-describe.skipIf(!broker)('with @eventsource/otel: one trace across a Kafka hop, publish here and handle in a child process', () => {
-  const prefix = uniquePrefix('otelhop');
-  let child: ChildProcess | undefined;
-  afterAll(async () => {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await deleteTopics(prefix);
-  });
-
-  it('the child’s dispatch span is a CONSUMER child of the publish span, its handler and application spans below', { timeout: 90_000 }, async () => {
-    const t = telemetry();
-    // The publisher creates the topics before the child joins the group.
-    const bus = new KafkaEventBus(busOptions(prefix, { consumerGroup: 'publisher', ...otel({ tracerProvider: t.tracerProvider, meterProvider: t.meterProvider }) }));
-    await bus.connect();
-
-    const handled: number[] = [];
-    let childSpans: SpanRecord[] | undefined;
-    child = fork(CONSUMER, [KAFKA_BROKERS, prefix, 'billing'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const exited = new Promise<void>((resolve) => child!.once('exit', () => resolve()));
-    await new Promise<void>((resolve, reject) => {
-      child!.on('message', (message: { type: string; n?: number; spans?: SpanRecord[] }) => {
-        if (message.type === 'ready') resolve();
-        if (message.type === 'handled') handled.push(message.n!);
-        if (message.type === 'spans') childSpans = message.spans;
-      });
-      child!.once('exit', (code, signal) => reject(new Error(`consumer process exited early (${code ?? signal})`)));
-    });
-
-    const root = t.tracerProvider.getTracer('app').startSpan('POST /orders');
-    await context.with(trace.setSpan(context.active(), root), () => bus.publish([order(1)]));
-    root.end();
-    await bus.shutdown();
-
-    await waitFor('the child to handle the event', () => handled.length === 1, 30_000);
-    child.send({ type: 'stop' });
-    await exited;
-    expect(childSpans).toBeDefined();
-
-    const here = t.spans();
-    const there = childSpans!;
-    const rootSpan = here.find((s) => s.name === 'POST /orders')!;
-    const publish = here.find((s) => s.name === SPAN_NAMES.publish)!;
-    const dispatch = there.find((s) => s.name === SPAN_NAMES.dispatch)!;
-    const handle = there.find((s) => s.name === SPAN_NAMES.handle)!;
-    const charge = there.find((s) => s.name === 'charge card')!;
-    expect(there.map((s) => s.name).sort()).toEqual(['charge card', SPAN_NAMES.dispatch, SPAN_NAMES.handle].sort());
-    expect(new Set([...here, ...there].map((s) => s.traceId))).toEqual(new Set([rootSpan.traceId]));
-    expect(publish.parentSpanId).toBe(rootSpan.spanId);
-    expect(dispatch.parentSpanId).toBe(publish.spanId);
-    expect(handle.parentSpanId).toBe(dispatch.spanId);
-    expect(charge.parentSpanId).toBe(handle.spanId);
-    expect([publish.kind, dispatch.kind, handle.kind]).toEqual(['PRODUCER', 'CONSUMER', 'INTERNAL']);
-    expect(publish.attributes).toMatchObject({ 'messaging.system': 'kafka', 'messaging.destination.name': prefix });
-    expect(dispatch.attributes).toMatchObject({ 'messaging.system': 'kafka', 'messaging.consumer.group.name': 'billing', 'eventsource.aggregate.id': 'order-1' });
-    await t.close();
+describe.skipIf(!broker)('KafkaEventBus with @eventsource/otel', () => {
+  testCrossProcessTrace({
+    transport: 'Kafka',
+    system: 'kafka',
+    namespace: () => uniquePrefix('otelhop'),
+    async publisher(prefix, { group, tracerProvider }) {
+      // The default registry: the one the scenario's event is defined in.
+      const bus = new KafkaEventBus(busOptions(prefix, { consumerGroup: group, registry: defaultRegistry, tracer: otel({ tracerProvider }).tracer }));
+      await bus.connect();
+      return bus;
+    },
+    consumer: (prefix, group) => ({ script: CONSUMER, args: [KAFKA_BROKERS, prefix, group] }),
+    // Spans name the main topic, also for an attempt read back from the group's retry topic.
+    destinations: (prefix) => ({ publish: prefix, dispatch: prefix }),
+    cleanup: (prefix) => deleteTopics(prefix),
+    // A group join takes seconds.
+    handleTimeoutMs: 60_000,
+    timeoutMs: 120_000,
   });
 });
 

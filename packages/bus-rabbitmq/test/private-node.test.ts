@@ -51,7 +51,10 @@ describe.skipIf(!broker)('a private RabbitMQ node', () => {
 
     await waitFor('healthy again', () => bus.health().healthy, 60_000);
     await bus.publish(Array.from({ length: 100 }, (_, i) => order(2000 + i)));
-    await waitFor('every confirmed event handled', () => seen.size === 2100, 60_000);
+    await waitFor('every confirmed event handled', () => seen.size === 2100, 60_000).catch((error: unknown) => {
+      const missing = Array.from({ length: 2100 }, (_, n) => n).filter((n) => !seen.has(n));
+      throw new Error(`${(error as Error).message}: ${missing.length} missing (first: ${missing.slice(0, 10).join(', ')}); stats ${JSON.stringify(bus.getStats())}`);
+    });
     expect(bus.getStats().reconnections).toBeGreaterThanOrEqual(1);
   });
 

@@ -1,99 +1,37 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { RedisEventBus } from '@eventsource/bus-redis';
+import { testCrossProcessTrace } from '@eventsource/conformance';
 import { METRIC_NAMES, SPAN_NAMES, silentLogger } from '@eventsource/core';
-import { SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
+import { SpanStatusCode } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { otel } from '../src/index.js';
 import { OrderPlaced, order, registry } from './support/events.js';
 import { documentedPairs, pairsOf } from './support/readme.js';
 import { REDIS_URL, broker, deleteKeys, uniquePrefix, waitFor } from './support/redis.js';
-import { registerGlobals, telemetry, toRecord, total, type SpanRecord } from './support/telemetry.js';
+import { registerGlobals, telemetry, toRecord, total } from './support/telemetry.js';
 
 const CONSUMER = fileURLToPath(new URL('./support/redis-consumer.ts', import.meta.url));
 
 beforeAll(registerGlobals);
 
-describe.skipIf(!broker)('one trace across a Redis hop: publish here, handle in a child process', () => {
-  const prefix = uniquePrefix('hop');
-  let child: ChildProcess | undefined;
-  afterAll(async () => {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await deleteKeys(prefix);
-  });
-
-  it('the consumer’s dispatch span is a CONSUMER child of the publish span; handler and application spans nest below; baggage arrives', async () => {
-    const handled: Array<{ n: number; tenant: string | null }> = [];
-    let childSpans: SpanRecord[] | undefined;
-    child = fork(CONSUMER, [REDIS_URL, prefix, 'billing'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const exited = new Promise<void>((resolve) => child!.once('exit', () => resolve()));
-    await new Promise<void>((resolve, reject) => {
-      child!.on('message', (message: { type: string; n?: number; tenant?: string | null; spans?: SpanRecord[] }) => {
-        if (message.type === 'ready') resolve();
-        if (message.type === 'handled') handled.push({ n: message.n!, tenant: message.tenant ?? null });
-        if (message.type === 'spans') childSpans = message.spans;
-      });
-      child!.once('exit', (code, signal) => reject(new Error(`consumer process exited early (${code ?? signal})`)));
-    });
-
-    const t = telemetry();
-    const bus = new RedisEventBus({ redisUrl: REDIS_URL, streamPrefix: prefix, consumerGroup: 'publisher', registry, logger: silentLogger, tracer: t.tracer });
-    await bus.connect();
-    const app = t.tracerProvider.getTracer('app');
-    const root = app.startSpan('POST /orders');
-    const active = propagation.setBaggage(trace.setSpan(context.active(), root), propagation.createBaggage({ tenant: { value: 'acme' } }));
-    await context.with(active, () => bus.publish([order(1)]));
-    root.end();
-    await bus.shutdown();
-
-    await waitFor('the child to handle the event', () => handled.length === 1);
-    expect(handled).toEqual([{ n: 1, tenant: 'acme' }]);
-    child.send({ type: 'stop' });
-    await exited;
-    expect(childSpans).toBeDefined();
-
-    const here = t.spans().map(toRecord);
-    const there = childSpans!;
-    const rootRecord = here.find((s) => s.name === 'POST /orders')!;
-    const publish = here.find((s) => s.name === SPAN_NAMES.publish)!;
-    const dispatch = there.find((s) => s.name === SPAN_NAMES.dispatch)!;
-    const handle = there.find((s) => s.name === SPAN_NAMES.handle)!;
-    const charge = there.find((s) => s.name === 'charge card')!;
-    expect(there.map((s) => s.name).sort()).toEqual(['charge card', SPAN_NAMES.dispatch, SPAN_NAMES.handle].sort());
-
-    // One trace, linked parent to child across the process boundary.
-    expect(new Set([...here, ...there].map((s) => s.traceId))).toEqual(new Set([rootRecord.traceId]));
-    expect(publish.parentSpanId).toBe(rootRecord.spanId);
-    expect(dispatch.parentSpanId).toBe(publish.spanId);
-    expect(handle.parentSpanId).toBe(dispatch.spanId);
-    expect(charge.parentSpanId).toBe(handle.spanId);
-    expect([publish.kind, dispatch.kind, handle.kind]).toEqual(['PRODUCER', 'CONSUMER', 'INTERNAL']);
-
-    expect(publish.attributes).toEqual({
-      'messaging.system': 'redis',
-      'messaging.operation.type': 'send',
-      'messaging.operation.name': 'publish',
-      'messaging.destination.name': `${prefix}:stream`,
-      'messaging.batch.message_count': 1,
-    });
-    expect(dispatch.attributes).toMatchObject({
-      'messaging.system': 'redis',
-      'messaging.operation.type': 'process',
-      'messaging.operation.name': 'process',
-      'messaging.destination.name': `${prefix}:stream`,
-      'messaging.consumer.group.name': 'billing',
-      'eventsource.event.type': 'OtelTestOrderPlaced',
-      'eventsource.aggregate.type': 'Order',
-      'eventsource.aggregate.id': 'order-1',
-      'eventsource.attempt': 1,
-    });
-    expect(dispatch.attributes['eventsource.event.id']).toMatch(/^[\da-f-]{36}$/);
-    expect(handle.attributes).toMatchObject({ 'eventsource.handler.name': 'billing', 'eventsource.attempt': 1 });
-    for (const span of [publish, dispatch, handle]) expect(span.status.code).toBe(SpanStatusCode.UNSET);
-
+describe.skipIf(!broker)('RedisEventBus with @eventsource/otel', () => {
+  testCrossProcessTrace({
+    transport: 'Redis',
+    system: 'redis',
+    namespace: () => uniquePrefix('hop'),
+    async publisher(prefix, { group, tracerProvider }) {
+      const bus = new RedisEventBus({ redisUrl: REDIS_URL, streamPrefix: prefix, consumerGroup: group, logger: silentLogger, tracer: otel({ tracerProvider }).tracer });
+      await bus.connect();
+      return bus;
+    },
+    consumer: (prefix, group) => ({ script: CONSUMER, args: [REDIS_URL, prefix, group] }),
+    destinations: (prefix) => ({ publish: `${prefix}:stream`, dispatch: `${prefix}:stream` }),
+    cleanup: (prefix) => deleteKeys(prefix),
     // Nothing off the README's list.
-    const { every } = documentedPairs([]);
-    for (const pair of pairsOf([...here, ...there])) expect(every).toContain(pair);
-    await t.close();
+    checkSpans(spans) {
+      const { every } = documentedPairs([]);
+      for (const pair of pairsOf(spans)) expect(every).toContain(pair);
+    },
   });
 });
 

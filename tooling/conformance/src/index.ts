@@ -25,3 +25,9 @@ export { Recorder } from './scenario.js';
 export { brokerBusOptions, brokerTestBus } from './broker-harness.js';
 // The shared test kit, so a transport's tests need this one devDependency.
 export * from '@eventsource/testkit';
+export {
+  CROSS_PROCESS_GROUPS,
+  testCrossProcessTrace,
+  type CrossProcessTraceHarness,
+} from './cross-process-trace/suite.js';
+export { memoryTracing, registerOtelGlobals, toSpanRecord, type SpanRecord } from './cross-process-trace/telemetry.js';

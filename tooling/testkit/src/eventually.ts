@@ -40,6 +40,25 @@ export async function eventually<T>(
   throw new Error(`not met within ${timeoutMs} ms: ${String(lastError)}`);
 }
 
+/**
+ * Polls `check` every `intervalMs` until it returns true; after `timeoutMs` throws
+ * "Timed out after <ms> ms waiting for <what>". Unlike `eventually`, a check that throws fails at
+ * once: use it for plain conditions (a counter reached, a health flag set), not for `expect`s.
+ */
+export async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 15_000,
+  intervalMs = 20,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
 /** Fails with a clear message instead of hanging when `promise` never settles (e.g. a deadlock). */
 export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

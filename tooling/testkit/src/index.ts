@@ -1,4 +1,5 @@
-export { eventually, gate, withTimeout, work, type EventuallyOptions, type Gate } from './eventually.js';
+export { eventually, gate, waitFor, withTimeout, work, type EventuallyOptions, type Gate } from './eventually.js';
+export { uniqueName } from './unique-name.js';
 export { deferred, nextTurn, type Deferred } from './deferred.js';
 export { RecordingLogger, type LogEntry, type LogLevel } from './recording-logger.js';
 export {

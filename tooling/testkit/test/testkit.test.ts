@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RecordingLogger, RecordingTracer, TcpProxy, deferred, eventually, gate, nextTurn, withTimeout } from '../src/index.js';
+import { RecordingLogger, RecordingTracer, TcpProxy, deferred, eventually, gate, nextTurn, uniqueName, waitFor, withTimeout } from '../src/index.js';
 
 describe('eventually', () => {
   it('resolves with the value once the check stops throwing', async () => {
@@ -29,6 +29,33 @@ describe('eventually', () => {
     let ready = false;
     setTimeout(() => (ready = true), 20);
     await expect(eventually(async () => ready, 1000)).resolves.toBe(true);
+  });
+});
+
+describe('waitFor', () => {
+  it('resolves once the condition holds, and times out naming what it waited for', async () => {
+    let n = 0;
+    await waitFor('three polls', async () => ++n >= 3, 1000, 1);
+    expect(n).toBe(3);
+    await expect(waitFor('the consumer to start', () => false, 30, 5)).rejects.toThrow('Timed out after 30 ms waiting for the consumer to start');
+  });
+
+  it('fails at once when the check throws, instead of retrying', async () => {
+    let calls = 0;
+    const check = (): boolean => {
+      calls++;
+      throw new Error('broken check');
+    };
+    await expect(waitFor('anything', check, 1000)).rejects.toThrow('broken check');
+    expect(calls).toBe(1);
+  });
+});
+
+describe('uniqueName', () => {
+  it('is estest, the label and 8 hex digits, joined by the separator the broker allows, and never repeats', () => {
+    expect(uniqueName('retry', ':')).toMatch(/^estest:retry:[\da-f]{8}$/);
+    expect(uniqueName('retry')).toMatch(/^estest\.retry\.[\da-f]{8}$/);
+    expect(new Set(Array.from({ length: 50 }, () => uniqueName('x'))).size).toBe(50);
   });
 });
 

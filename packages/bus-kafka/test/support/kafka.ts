@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import Kafka from '@confluentinc/kafka-javascript';
+import { uniqueName, waitFor as pollUntil } from '@eventsource/conformance/testkit';
 import { consoleLogger, silentLogger } from '@eventsource/core';
 import { requireBroker } from '@eventsource/test-brokers';
 import type { KafkaEventBusOptions } from '../../src/index.js';
@@ -13,7 +13,7 @@ export const KAFKA_BROKERS = broker?.url ?? '127.0.0.1:9092';
 
 /** Kafka topic names: letters, digits, `.`, `_`, `-`. */
 export function uniquePrefix(label: string): string {
-  return `estest.${label}.${randomBytes(4).toString('hex')}`;
+  return uniqueName(label, '.');
 }
 
 /** Fast group timings, so joins and rebalances take about a second instead of several. */
@@ -70,11 +70,7 @@ export async function rawProducer(): Promise<{ send(topic: string, key: string |
   };
 }
 
-/** Polls `ready` until it holds; fails after `timeoutMs` saying what was awaited. */
-export async function waitFor(what: string, ready: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ready())) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+/** Polls `ready` every 50 ms until it holds; fails after `timeoutMs` (default 30 s: group joins are slow) saying what was awaited. */
+export function waitFor(what: string, ready: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  return pollUntil(what, ready, timeoutMs, 50);
 }

@@ -1,14 +1,5 @@
-import { SpanKind, context, propagation } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { AggregationTemporality, DataPointType, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader, type MetricData } from '@opentelemetry/sdk-metrics';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-
-/** What an application's OpenTelemetry setup registers globally: a context manager and the W3C propagator. */
-export function registerGlobals(): void {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-}
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 
 /** One series of an instrument: its value (a histogram's count) and attributes. */
 export interface Point {
@@ -17,13 +8,12 @@ export interface Point {
 }
 
 /**
- * Spans exported to memory, and metrics read on demand. Metrics are read with delta temporality,
+ * A tracer provider, and metrics read on demand. Metrics are read with delta temporality,
  * because a cumulative reader keeps reporting a gauge series (a partition) the bus stopped
  * observing, at its last value; counters are summed here across reads.
  */
 export function telemetry() {
-  const spans = new InMemorySpanExporter();
-  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
+  const tracerProvider = new BasicTracerProvider();
   const metrics = new InMemoryMetricExporter(AggregationTemporality.DELTA);
   const reader = new PeriodicExportingMetricReader({ exporter: metrics, exportIntervalMillis: 3_600_000 });
   const meterProvider = new MeterProvider({ readers: [reader] });
@@ -31,7 +21,6 @@ export function telemetry() {
   return {
     tracerProvider,
     meterProvider,
-    spans: (): SpanRecord[] => spans.getFinishedSpans().map(toRecord),
     /** Reads every instrument now: gauges as observed by this read, counters as totals so far. */
     async read(): Promise<{ gauge(name: string): Point[]; counter(name: string): Point[] }> {
       metrics.reset();
@@ -57,26 +46,5 @@ export function telemetry() {
       await tracerProvider.shutdown();
       await meterProvider.shutdown();
     },
-  };
-}
-
-/** A span as JSON carries it between processes. */
-export interface SpanRecord {
-  readonly name: string;
-  readonly kind: string;
-  readonly traceId: string;
-  readonly spanId: string;
-  readonly parentSpanId: string | undefined;
-  readonly attributes: Record<string, unknown>;
-}
-
-export function toRecord(span: ReadableSpan): SpanRecord {
-  return {
-    name: span.name,
-    kind: SpanKind[span.kind],
-    traceId: span.spanContext().traceId,
-    spanId: span.spanContext().spanId,
-    parentSpanId: span.parentSpanContext?.spanId,
-    attributes: { ...span.attributes },
   };
 }

@@ -1,11 +1,13 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { EventRegistry, defineEvent, fields, silentLogger, type Logger } from '@eventsource/core';
 import { requireBroker } from '@eventsource/test-brokers';
+import { uniqueName } from '@eventsource/testkit';
 import { connect, type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll } from 'vitest';
 import { RabbitMQEventBus, type RabbitMQEventBusOptions } from '../../src/index.js';
+
+export { waitFor } from '@eventsource/testkit';
 
 /** The shared RabbitMQ: AMQP_URL, else a container; none means a loud skip, and under CI=true a failure. */
 export const broker = await requireBroker('rabbitmq');
@@ -31,7 +33,7 @@ export function order(n: number, note?: string): OrderPlaced {
 }
 
 export function uniqueExchange(label: string): string {
-  return `estest.${label}.${randomBytes(4).toString('hex')}`;
+  return uniqueName(label, '.');
 }
 
 const debugLogger: Logger = {
@@ -116,16 +118,6 @@ export async function sweepTestQueues(url = AMQP_URL): Promise<void> {
     }
   } finally {
     await model.close().catch(() => undefined);
-  }
-}
-
-/** Polls `check` every 20 ms until it returns true; throws with `what` after `timeoutMs`. */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 

@@ -1,9 +1,11 @@
-import { randomBytes } from 'node:crypto';
+import { uniqueName } from '@eventsource/conformance/testkit';
 import { EventRegistry, defineEvent, fields, silentLogger } from '@eventsource/core';
 import { requireBroker } from '@eventsource/test-brokers';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
 import { RedisEventBus, type RedisEventBusOptions } from '../../src/index.js';
+
+export { waitFor } from '@eventsource/conformance/testkit';
 
 /** The shared Redis: REDIS_URL, else a container; none means a loud skip, and under CI=true a failure. */
 export const broker = await requireBroker('redis');
@@ -28,8 +30,9 @@ export function order(n: number, note?: string): OrderPlaced {
   return new OrderPlaced({ aggregateId: `order-${n}`, aggregateVersion: 1, n, ...(note === undefined ? {} : { note }) });
 }
 
+/** `estest:<label>:<hex>`: Redis keys are colon-separated. */
 export function uniquePrefix(label: string): string {
-  return `estest:${label}:${randomBytes(4).toString('hex')}`;
+  return uniqueName(label, ':');
 }
 
 /** Fast timings so tests about retries and reclaim finish in seconds. */
@@ -67,16 +70,6 @@ export async function deleteKeys(prefix: string, url = REDIS_URL): Promise<void>
     } while (cursor !== '0');
   } finally {
     redis.disconnect();
-  }
-}
-
-/** Polls `check` every 20 ms until it returns true; throws with `what` after `timeoutMs`. */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 

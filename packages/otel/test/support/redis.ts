@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { uniqueName } from '@eventsource/conformance/testkit';
 import { requireBroker } from '@eventsource/test-brokers';
 import { Redis } from 'ioredis';
 
@@ -6,8 +6,10 @@ import { Redis } from 'ioredis';
 export const broker = await requireBroker('redis');
 export const REDIS_URL = broker?.url ?? 'redis://127.0.0.1:6379';
 
+export { waitFor } from '@eventsource/conformance/testkit';
+
 export function uniquePrefix(label: string): string {
-  return `estest:otel-${label}:${randomBytes(4).toString('hex')}`;
+  return uniqueName(`otel-${label}`, ':');
 }
 
 /** Deletes every key under the prefix. */
@@ -23,15 +25,5 @@ export async function deleteKeys(prefix: string): Promise<void> {
     } while (cursor !== '0');
   } finally {
     redis.disconnect();
-  }
-}
-
-/** Polls `check` every 20 ms until it returns true; throws naming `what` after `timeoutMs`. */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

@@ -1,6 +1,4 @@
-import { context, propagation, SpanKind, type HrTime } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { registerOtelGlobals } from '@eventsource/conformance';
 import {
   AggregationTemporality,
   DataPointType,
@@ -12,16 +10,9 @@ import {
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { otel } from '../../src/index.js';
 
-/**
- * What the Node SDK sets up for an application: an AsyncLocalStorage context manager and the W3C
- * trace-context plus baggage propagator, both global. Once per process.
- */
-export function registerGlobals(): void {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(
-    new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
-  );
-}
+/** The context manager and W3C trace-context plus baggage propagator an application's SDK registers. */
+export const registerGlobals = registerOtelGlobals;
+export { toSpanRecord as toRecord, type SpanRecord } from '@eventsource/conformance';
 
 /** A tracer provider exporting to memory, a meter provider read on demand, and the two ports on them. */
 export function telemetry() {
@@ -67,35 +58,4 @@ export function labelKeys(metrics: readonly MetricData[]): Set<string> {
   const keys = new Set<string>();
   for (const metric of metrics) for (const point of metric.dataPoints) for (const key of Object.keys(point.attributes)) keys.add(key);
   return keys;
-}
-
-/** A span as JSON can carry it between processes. */
-export interface SpanRecord {
-  readonly name: string;
-  readonly kind: 'PRODUCER' | 'CONSUMER' | 'INTERNAL' | 'CLIENT' | 'SERVER';
-  readonly traceId: string;
-  readonly spanId: string;
-  readonly parentSpanId: string | undefined;
-  readonly attributes: Record<string, unknown>;
-  readonly status: { readonly code: number; readonly message?: string | undefined };
-  readonly events: ReadonlyArray<{ readonly name: string; readonly attributes: Record<string, unknown> }>;
-  readonly startNs: number;
-}
-
-export function toRecord(span: ReadableSpan): SpanRecord {
-  return {
-    name: span.name,
-    kind: SpanKind[span.kind] as SpanRecord['kind'],
-    traceId: span.spanContext().traceId,
-    spanId: span.spanContext().spanId,
-    parentSpanId: span.parentSpanContext?.spanId,
-    attributes: { ...span.attributes },
-    status: { code: span.status.code, message: span.status.message },
-    events: span.events.map((e) => ({ name: e.name, attributes: { ...(e.attributes ?? {}) } })),
-    startNs: hrToNs(span.startTime),
-  };
-}
-
-function hrToNs([seconds, nanos]: HrTime): number {
-  return seconds * 1e9 + nanos;
 }

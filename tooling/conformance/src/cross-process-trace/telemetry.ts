@@ -5,21 +5,22 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type Re
 
 /**
  * What the Node SDK sets up for an application: an AsyncLocalStorage context manager and the W3C
- * trace-context plus baggage propagator, both global. Once per process.
+ * trace-context plus baggage propagator, both global. The API keeps the first registration and
+ * ignores later ones, so calling it again in the same process is harmless.
  */
-export function registerGlobals(): void {
+export function registerOtelGlobals(): void {
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
 }
 
-/** A tracer provider that keeps finished spans in memory. */
-export function memoryTracing(): { provider: BasicTracerProvider; spans: () => ReadableSpan[] } {
+/** A tracer provider that keeps every finished span in memory. */
+export function memoryTracing(): { readonly provider: BasicTracerProvider; spans(): SpanRecord[] } {
   const exporter = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-  return { provider, spans: () => exporter.getFinishedSpans() };
+  return { provider, spans: () => exporter.getFinishedSpans().map(toSpanRecord) };
 }
 
-/** A span as JSON can carry it between processes. */
+/** A finished span as JSON carries it between processes. */
 export interface SpanRecord {
   readonly name: string;
   readonly kind: 'PRODUCER' | 'CONSUMER' | 'INTERNAL' | 'CLIENT' | 'SERVER';
@@ -28,10 +29,12 @@ export interface SpanRecord {
   readonly parentSpanId: string | undefined;
   readonly attributes: Record<string, unknown>;
   readonly status: { readonly code: number; readonly message?: string | undefined };
+  readonly events: ReadonlyArray<{ readonly name: string; readonly attributes: Record<string, unknown> }>;
   readonly startNs: number;
 }
 
-export function toRecord(span: ReadableSpan): SpanRecord {
+export function toSpanRecord(span: ReadableSpan): SpanRecord {
+  const [seconds, nanos]: HrTime = span.startTime;
   return {
     name: span.name,
     kind: SpanKind[span.kind] as SpanRecord['kind'],
@@ -40,10 +43,7 @@ export function toRecord(span: ReadableSpan): SpanRecord {
     parentSpanId: span.parentSpanContext?.spanId,
     attributes: { ...span.attributes },
     status: { code: span.status.code, message: span.status.message },
-    startNs: hrToNs(span.startTime),
+    events: span.events.map((e) => ({ name: e.name, attributes: { ...(e.attributes ?? {}) } })),
+    startNs: seconds * 1e9 + nanos,
   };
-}
-
-function hrToNs([seconds, nanos]: HrTime): number {
-  return seconds * 1e9 + nanos;
 }
