@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import { EnvelopeCodec, InMemoryEventBus, silentLogger, type Envelope } from '@eventsource/core';
 import Emittery from 'emittery';
 import { comparisonTable, resultsTable } from '../harness/compare.js';
-import { measureLatency, measureThroughput, type Subject } from '../harness/measure.js';
+import { measureThroughput, type Subject } from '../harness/measure.js';
+import { BATCH_SIZE, RING, measurePublishCases, publishInputs, type PublishSubjects } from '../harness/publish-cases.js';
 import type { Measurement, Scenario, ScenarioContext, ScenarioResult } from '../harness/scenario.js';
 import { OrderCreated, benchRegistry, makeOrder, makeOrders, type OrderCreated as Order } from '../fixtures/order-events.js';
 
@@ -11,15 +12,11 @@ const NODE_EVENTS = 'node:events';
 const EMITTERY = 'emittery';
 const BASELINES = [NODE_EVENTS, EMITTERY] as const;
 
-const HANDLER_COUNTS = [1, 10] as const;
-const BATCH_SIZE = 100;
-const RING = 1024; // power of two: the ring index wraps with a mask
-
 /**
  * Three buses with the same handlers: each handler does one trivial async step and counts, so
  * the numbers are the bus's cost, not the handler's.
  */
-function makeSubjects(handlerCount: number) {
+function makeSubjects(handlerCount: number): PublishSubjects {
   const counters = { [OURS]: 0, [NODE_EVENTS]: 0, [EMITTERY]: 0 };
   const handler = (name: keyof typeof counters) => async (_event: Order): Promise<void> => {
     await Promise.resolve();
@@ -42,12 +39,7 @@ function makeSubjects(handlerCount: number) {
   const emitAwaited = (event: Order): Promise<unknown> =>
     Promise.all(emitter.listeners('OrderCreated').map((listener) => (listener as (e: Order) => Promise<void>)(event)));
 
-  const singles = makeOrders(RING).map((event) => [event] as const);
-  const batches = Array.from({ length: 16 }, () => makeOrders(BATCH_SIZE));
-  let s = 0;
-  let b = 0;
-  const nextSingle = () => singles[(s = (s + 1) & (RING - 1))]!;
-  const nextBatch = () => batches[(b = (b + 1) & 15)]!;
+  const { nextSingle, nextBatch } = publishInputs();
 
   const single: Subject[] = [
     { name: OURS, kind: 'async', op: () => bus.publish(nextSingle()) },
@@ -76,62 +68,7 @@ function makeSubjects(handlerCount: number) {
     },
   ];
 
-  /** Fails loudly if a subject is not really delivering, which would make its numbers meaningless. */
-  async function checkDelivery(): Promise<void> {
-    for (const subject of [...single, ...batch]) {
-      const before = counters[subject.name as keyof typeof counters];
-      await subject.op();
-      const delivered = counters[subject.name as keyof typeof counters] - before;
-      const expected = handlerCount * (subject.unitsPerCall ?? 1);
-      if (delivered !== expected) {
-        throw new Error(`${subject.name} delivered ${delivered} handler calls, expected ${expected}`);
-      }
-    }
-  }
-
-  return { single, batch, checkDelivery, close: () => bus.shutdown(1000) };
-}
-
-async function measureBuses(ctx: ScenarioContext): Promise<Measurement[]> {
-  const rows: Measurement[] = [];
-  for (const handlers of HANDLER_COUNTS) {
-    const subjects = makeSubjects(handlers);
-    await subjects.checkDelivery();
-    const label = `${handlers} handler${handlers === 1 ? '' : 's'}`;
-
-    const throughput = await measureThroughput(ctx, `publish 1 event/call · ${label}`, subjects.single);
-    const latency = await measureLatency(ctx, `publish 1 event/call · ${label}`, subjects.single);
-    for (const subject of subjects.single) {
-      const t = throughput.get(subject.name)!;
-      const l = latency.get(subject.name)!;
-      rows.push({
-        case: 'publish 1 event/call',
-        subject: subject.name,
-        handlers,
-        unit: 'events',
-        opsPerSec: t.opsPerSec,
-        opsPerSecRuns: t.runs,
-        p50Us: l.p50Us,
-        p99Us: l.p99Us,
-        latencyRuns: l.runs,
-      });
-    }
-
-    const batched = await measureThroughput(ctx, `publish ${BATCH_SIZE} events/call · ${label}`, subjects.batch);
-    for (const subject of subjects.batch) {
-      const t = batched.get(subject.name)!;
-      rows.push({
-        case: `publish ${BATCH_SIZE} events/call`,
-        subject: subject.name,
-        handlers,
-        unit: 'events',
-        opsPerSec: t.opsPerSec,
-        opsPerSecRuns: t.runs,
-      });
-    }
-    await subjects.close();
-  }
-  return rows;
+  return { single, batch, delivered: (name) => counters[name as keyof typeof counters], close: () => bus.shutdown(1000) };
 }
 
 /** Costs every transport pays per event before any broker is involved. */
@@ -170,7 +107,7 @@ export const inMemoryScenario: Scenario = {
   name: 'in-memory',
   description: 'InMemoryEventBus publish→handle against node:events (+Promise.all) and emittery; event and codec baselines.',
   async run(ctx): Promise<ScenarioResult> {
-    const buses = await measureBuses(ctx);
+    const buses = await measurePublishCases(ctx, { makeSubjects });
     const baselines = await measureEventBaselines(ctx);
     return {
       measurements: [...buses, ...baselines],

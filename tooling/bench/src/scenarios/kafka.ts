@@ -1,19 +1,22 @@
-import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import Kafka from '@confluentinc/kafka-javascript';
 import { KafkaEventBus } from '@eventsource/bus-kafka';
 import { EnvelopeCodec, silentLogger } from '@eventsource/core';
+import { CONSUMER_CASES, PUBLISH_BATCH, runBrokerScenario, startOurs, type SubjectFactory } from '../harness/broker-scenario.js';
 import { comparisonTable, resultsTable } from '../harness/compare.js';
-import { median, percentile } from '../harness/stats.js';
-import type { Measurement, Scenario, ScenarioContext, ScenarioResult } from '../harness/scenario.js';
-import { OrderCreated, benchRegistry, makeOrders, type OrderCreated as Order } from '../fixtures/order-events.js';
+import type { Scenario, ScenarioContext, ScenarioResult } from '../harness/scenario.js';
+import { sleep } from '../harness/wait.js';
+import { benchRegistry, type OrderCreated as Order } from '../fixtures/order-events.js';
+import { MOLECULER, startMoleculerGroup } from '../peers/moleculer.js';
 
 const OURS = 'eventsource';
 const RAW = 'raw confluent';
-const MOLECULER = '@moleculer/channels';
 const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
-const PUBLISH_BATCH = 100;
 const PARTITIONS = 6;
+/**
+ * Unsampled events at the start of each latency run, so a subject's start-up (first fetch,
+ * producer id) is not in p99: half a second at the latency run's rate.
+ */
+const LATENCY_WARMUP_EVENTS = 500;
 
 /**
  * Client settings every subject shares where it can: the bus's defaults (acks all, idempotent,
@@ -21,18 +24,6 @@ const PARTITIONS = 6;
  */
 const PRODUCER = { acks: -1, 'enable.idempotence': true, 'compression.type': 'gzip', 'linger.ms': 5 } as const;
 const GROUP = { 'heartbeat.interval.ms': 500, 'session.timeout.ms': 6000, 'fetch.wait.max.ms': 100 } as const;
-
-interface RunningSubject {
-  publishBatch(events: readonly Order[]): Promise<void>;
-  publishOne(event: Order): Promise<void>;
-  close(): Promise<void>;
-}
-
-interface SubjectFactory {
-  readonly name: string;
-  /** `onHandled(eventId)` once per handled event; resolves once every consumer holds its partitions. */
-  start(topic: string, consumers: number, onHandled: (eventId: string) => void): Promise<RunningSubject>;
-}
 
 // ── ours ─────────────────────────────────────────────────────────────────────
 
@@ -49,25 +40,15 @@ const ours: SubjectFactory = {
       heartbeatIntervalMs: GROUP['heartbeat.interval.ms'],
       sessionTimeoutMs: GROUP['session.timeout.ms'],
     };
-    const publisher = new KafkaEventBus(options);
-    await publisher.connect();
-    const buses: KafkaEventBus[] = [];
-    for (let i = 0; i < consumers; i++) {
-      const bus = new KafkaEventBus({ ...options, consumerName: `c${i}` });
-      await bus.connect();
-      bus.subscribe(OrderCreated, (event) => onHandled(event.eventId));
-      bus.startConsumingInBackground();
-      buses.push(bus);
-    }
-    // Main and retry topic: 2 × PARTITIONS partitions in all, every member holding some.
-    while (buses.reduce((n, bus) => n + bus.getStats().assignedPartitions, 0) !== 2 * PARTITIONS || buses.some((bus) => bus.getStats().assignedPartitions === 0)) await sleep(20);
-    return {
-      publishBatch: (events) => publisher.publish(events),
-      publishOne: (event) => publisher.publish([event]),
-      async close() {
-        await Promise.all([publisher, ...buses].map((bus) => bus.shutdown(10_000)));
-      },
-    };
+    return startOurs({
+      consumers,
+      onHandled,
+      create: (consumer) => new KafkaEventBus(consumer === undefined ? options : { ...options, consumerName: `c${consumer}` }),
+      // Main and retry topic: 2 × PARTITIONS partitions in all, every member holding some.
+      ready: (buses) =>
+        buses.reduce((n, bus) => n + bus.getStats().assignedPartitions, 0) === 2 * PARTITIONS && buses.every((bus) => bus.getStats().assignedPartitions > 0),
+      pollMs: 20,
+    });
   },
 };
 
@@ -165,157 +146,42 @@ const raw: SubjectFactory = {
 
 // ── @moleculer/channels, Kafka adapter (KafkaJS) ─────────────────────────────
 
-interface MoleculerBroker {
-  createService(schema: object): unknown;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  sendToChannel(name: string, payload: unknown): Promise<void>;
-}
-
 const moleculer: SubjectFactory = {
   name: MOLECULER,
   async start(topic, consumers, onHandled) {
     await createTopic(topic, PARTITIONS);
-    const require = createRequire(import.meta.url);
-    const { ServiceBroker } = require('moleculer') as { ServiceBroker: new (options: object) => MoleculerBroker };
-    const { Middleware } = require('@moleculer/channels') as { Middleware: (options: object) => object };
-    const adapter = () => ({ type: 'Kafka', options: { kafka: { brokers: BROKERS.split(',') }, maxInFlight: 100 } });
-    const brokers: MoleculerBroker[] = [];
-    const publisher = new ServiceBroker({ nodeID: `${topic}-pub`, logger: false, middlewares: [Middleware({ adapter: adapter() })] });
-    await publisher.start();
-    brokers.push(publisher);
-    for (let i = 0; i < consumers; i++) {
-      const broker = new ServiceBroker({ nodeID: `${topic}-c${i}`, logger: false, middlewares: [Middleware({ adapter: adapter() })] });
-      broker.createService({
-        name: `consumer${i}`,
-        channels: {
-          [topic]: {
-            group: 'bench',
-            kafka: { fromBeginning: true, partitionsConsumedConcurrently: PARTITIONS, heartbeatInterval: 500 },
-            handler(payload: { eventId: string }) {
-              onHandled(payload.eventId);
-            },
-          },
-        },
-      });
-      await broker.start();
-      brokers.push(broker);
-    }
+    const group = await startMoleculerGroup({
+      nodePrefix: topic,
+      channel: topic,
+      consumers,
+      adapter: () => ({ type: 'Kafka', options: { kafka: { brokers: BROKERS.split(',') }, maxInFlight: 100 } }),
+      channelOptions: { kafka: { fromBeginning: true, partitionsConsumedConcurrently: PARTITIONS, heartbeatInterval: 500 } },
+      onHandled,
+    });
     // KafkaJS gives no join hook through the middleware: give the group time to form.
     await sleep(4000);
     return {
       async publishBatch(events) {
-        await Promise.all(events.map((event) => publisher.sendToChannel(topic, event)));
+        await Promise.all(events.map((event) => group.send(event)));
       },
-      publishOne: (event) => publisher.sendToChannel(topic, event),
-      async close() {
-        for (const broker of brokers.reverse()) await broker.stop();
-      },
+      publishOne: (event) => group.send(event),
+      close: () => group.stop(),
     };
   },
 };
 
-const SUBJECTS: readonly SubjectFactory[] = (process.env.BENCH_KAFKA_SUBJECTS ? [ours, raw, moleculer].filter((s) => process.env.BENCH_KAFKA_SUBJECTS!.split(",").includes(s.name)) : [ours, raw, moleculer]);
-
-// ── measurements ─────────────────────────────────────────────────────────────
-
-async function endToEnd(subject: SubjectFactory, consumers: number, events: readonly Order[]): Promise<number> {
-  const topic = `esbench.${randomBytes(4).toString('hex')}`;
-  const seen = new Set<string>();
-  let finish!: () => void;
-  const finished = new Promise<void>((resolve) => (finish = resolve));
-  const running = await subject.start(topic, consumers, (id) => {
-    if (!seen.has(id)) {
-      seen.add(id);
-      if (seen.size === events.length) finish();
-    }
-  });
-  try {
-    const start = performance.now();
-    for (let i = 0; i < events.length; i += PUBLISH_BATCH) await running.publishBatch(events.slice(i, i + PUBLISH_BATCH));
-    await withTimeout(finished, 300_000, `${subject.name}: ${seen.size}/${events.length} handled`);
-    return events.length / ((performance.now() - start) / 1000);
-  } finally {
-    await running.close();
-    await deleteTopics(topic);
-  }
-}
-
-/** Steady-state publish→handle latency: a warm-up series first, unsampled, so a subject's start-up (first fetch, producer id) is not in p99. */
-async function latencyAtRate(subject: SubjectFactory, count: number, perSecond: number): Promise<{ p50Us: number; p99Us: number; firstUs: number }> {
-  const topic = `esbench.${randomBytes(4).toString('hex')}`;
-  const sentAt = new Map<string, number>();
-  let samples: number[] = [];
-  let target = 0;
-  let finish: () => void = () => {};
-  const running = await subject.start(topic, 1, (id) => {
-    const at = sentAt.get(id);
-    if (at === undefined) return;
-    sentAt.delete(id);
-    samples.push((performance.now() - at) * 1000);
-    if (samples.length === target) finish();
-  });
-  const series = async (n: number, what: string): Promise<number[]> => {
-    samples = [];
-    target = n;
-    const finished = new Promise<void>((resolve) => (finish = resolve));
-    const events = makeOrders(n);
-    const interval = 1000 / perSecond;
-    const start = performance.now();
-    for (let i = 0; i < n; i++) {
-      const wait = start + i * interval - performance.now();
-      if (wait > 1) await sleep(wait);
-      const event = events[i]!;
-      sentAt.set(event.eventId, performance.now());
-      void running.publishOne(event);
-    }
-    await withTimeout(finished, 60_000, `${subject.name}: ${samples.length}/${n} ${what}`);
-    return samples;
-  };
-  try {
-    const warmup = await series(Math.max(1, Math.round(perSecond / 2)), 'warm-up latency samples');
-    const measured = await series(count, 'latency samples');
-    return { p50Us: percentile(measured, 50), p99Us: percentile(measured, 99), firstUs: warmup[0]! };
-  } finally {
-    await running.close();
-    await deleteTopics(topic);
-  }
-}
+/** BENCH_KAFKA_SUBJECTS=<name>,<name> runs only those subjects (e.g. to rerun one quickly). */
+const only = process.env.BENCH_KAFKA_SUBJECTS ? process.env.BENCH_KAFKA_SUBJECTS.split(',') : undefined;
+const SUBJECTS: readonly SubjectFactory[] = [ours, raw, moleculer].filter((subject) => !only || only.includes(subject.name));
 
 async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
-  const total = ctx.settings.quick ? 20_000 : 100_000;
-  const latencyCount = ctx.settings.quick ? 1000 : 3000;
-  const rate = 1000;
-  const events = makeOrders(total);
-  const bodyBytes = Buffer.byteLength(JSON.stringify(events[0]));
-  const measurements: Measurement[] = [];
-
-  for (const subject of SUBJECTS) {
-    ctx.progress(`${subject.name}: warm-up…`);
-    await endToEnd(subject, 1, makeOrders(ctx.settings.quick ? 5000 : 20_000));
-  }
-  const repeats = ctx.settings.quick ? 1 : 3;
-  for (const consumers of [1, 3]) {
-    const runs = new Map<string, number[]>(SUBJECTS.map((subject) => [subject.name, []]));
-    for (let repeat = 1; repeat <= repeats; repeat++) {
-      for (const subject of SUBJECTS) {
-        ctx.progress(`${subject.name}: ${total} events end to end, ${consumers} consumer(s), run ${repeat}/${repeats}…`);
-        const opsPerSec = await endToEnd(subject, consumers, events);
-        runs.get(subject.name)!.push(opsPerSec);
-        ctx.progress(`${subject.name}: ${Math.round(opsPerSec)} events/s`);
-      }
-    }
-    for (const subject of SUBJECTS) {
-      const opsPerSecRuns = runs.get(subject.name)!;
-      measurements.push({ case: `end to end, ${consumers} consumer${consumers > 1 ? 's' : ''}`, subject: subject.name, unit: 'events', opsPerSec: median(opsPerSecRuns), opsPerSecRuns });
-    }
-  }
-  for (const subject of SUBJECTS) {
-    ctx.progress(`${subject.name}: publish→handle latency at ${rate}/s, ${latencyCount} events…`);
-    const { p50Us, p99Us, firstUs } = await latencyAtRate(subject, latencyCount, rate);
-    ctx.progress(`${subject.name}: first event after start handled in ${(firstUs / 1000).toFixed(0)} ms; then p50 ${(p50Us / 1000).toFixed(1)} ms, p99 ${(p99Us / 1000).toFixed(1)} ms`);
-    measurements.push({ case: `latency at ${rate}/s`, subject: subject.name, unit: 'events', p50Us, p99Us });
-  }
+  const { measurements, sizes } = await runBrokerScenario(ctx, {
+    namespaces: { separator: '.', cleanUp: deleteTopics },
+    subjects: SUBJECTS,
+    cases: CONSUMER_CASES,
+    latencyWarmupEvents: LATENCY_WARMUP_EVENTS,
+  });
+  const { total, bodyBytes, repeats, latencyCount, rate, latencyWarmupEvents } = sizes;
 
   const notes = [
     `${total} events of ${bodyBytes} bytes of JSON body each (plus envelope headers), published in batches of ${PUBLISH_BATCH} (delivery reports awaited per batch), ` +
@@ -323,7 +189,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     `Producers: acks all, idempotent, gzip, linger 5 ms (the bus's defaults) for ${OURS} and ${RAW}; ${MOLECULER} uses KafkaJS's defaults.`,
     `${RAW}: the native API, produce() per record with delivery reports, consume(500) per poll, each record decoded by the bus's EnvelopeCodec (headers and body), one commit per poll after handling it (not awaited before the next poll, like ours); no retries, DLQ, ordering keys or pauses.`,
     `${MOLECULER}: its Kafka adapter (KafkaJS, maxInFlight 100, ${PARTITIONS} partitions consumed concurrently, a commit per message); the group is given 4 s to form before the clock starts.`,
-    `latency: one event every ${1000 / rate} ms, 1 consumer, from publish() call to handler; p50/p99 over ${latencyCount} events, after ${rate / 2} unsampled warm-up events were all handled (start-up latency is printed in the progress lines, not in the table).`,
+    `latency: one event every ${1000 / rate} ms, 1 consumer, from publish() call to handler; p50/p99 over ${latencyCount} events, after ${latencyWarmupEvents} unsampled warm-up events were all handled (start-up latency is printed in the progress lines, not in the table).`,
     `Goals (ratios to ${RAW}): throughput >= 0.90×, p99 <= 1.5×; and ahead of ${MOLECULER}.`,
   ];
   return {
@@ -370,23 +236,5 @@ async function deleteTopics(prefix: string): Promise<void> {
     );
   } finally {
     admin.disconnect();
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms: ${what}`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -3,19 +3,17 @@ import { otel } from '@eventsource/otel';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { resultsTable } from '../harness/compare.js';
-import { measureLatency, measureThroughput, type Subject } from '../harness/measure.js';
-import type { Measurement, Scenario, ScenarioContext, ScenarioResult } from '../harness/scenario.js';
+import type { Subject } from '../harness/measure.js';
+import { BATCH_SIZE, measurePublishCases, publishInputs, type PublishSubjects } from '../harness/publish-cases.js';
+import type { Measurement, Scenario, ScenarioResult } from '../harness/scenario.js';
 import { ratio } from '../harness/stats.js';
 import { fmt, type Table } from '../harness/table.js';
-import { OrderCreated, makeOrders, type OrderCreated as Order } from '../fixtures/order-events.js';
+import { OrderCreated, type OrderCreated as Order } from '../fixtures/order-events.js';
 
 const NOOP = 'no-op ports';
 const SDK = 'otel, SDK without exporter';
 const API_ONLY = 'otel, API without SDK';
 
-const HANDLER_COUNTS = [1, 10] as const;
-const BATCH_SIZE = 100;
-const RING = 1024; // power of two: the ring index wraps with a mask
 const GOAL = 1.3;
 
 /**
@@ -25,7 +23,7 @@ const GOAL = 1.3;
  * @eventsource/otel on the bare API (no SDK registered: non-recording spans), the cost of the
  * traced path itself.
  */
-function makeSubjects(handlerCount: number) {
+function makeSubjects(handlerCount: number): PublishSubjects {
   const counters: Record<string, number> = { [NOOP]: 0, [SDK]: 0, [API_ONLY]: 0 };
   const buses = {
     [NOOP]: new InMemoryEventBus({ logger: silentLogger }),
@@ -49,12 +47,7 @@ function makeSubjects(handlerCount: number) {
     }
   }
 
-  const singles = makeOrders(RING).map((event) => [event] as const);
-  const batches = Array.from({ length: 16 }, () => makeOrders(BATCH_SIZE));
-  let s = 0;
-  let b = 0;
-  const nextSingle = () => singles[(s = (s + 1) & (RING - 1))]!;
-  const nextBatch = () => batches[(b = (b + 1) & 15)]!;
+  const { nextSingle, nextBatch } = publishInputs();
 
   const single: Subject[] = Object.entries(buses).map(([name, bus]) => ({ name, kind: 'async', op: () => bus.publish(nextSingle()) }));
   const batch: Subject[] = Object.entries(buses).map(([name, bus]) => ({
@@ -64,51 +57,12 @@ function makeSubjects(handlerCount: number) {
     op: () => bus.publish(nextBatch()),
   }));
 
-  async function checkDelivery(): Promise<void> {
-    for (const subject of [...single, ...batch]) {
-      const before = counters[subject.name]!;
-      await subject.op();
-      const delivered = counters[subject.name]! - before;
-      const expected = handlerCount * (subject.unitsPerCall ?? 1);
-      if (delivered !== expected) throw new Error(`${subject.name} delivered ${delivered} handler calls, expected ${expected}`);
-    }
-  }
-
-  return { single, batch, checkDelivery, close: () => Promise.all(Object.values(buses).map((bus) => bus.shutdown(1000))) };
-}
-
-async function measure(ctx: ScenarioContext): Promise<Measurement[]> {
-  const rows: Measurement[] = [];
-  for (const handlers of HANDLER_COUNTS) {
-    const subjects = makeSubjects(handlers);
-    await subjects.checkDelivery();
-    const label = `${handlers} handler${handlers === 1 ? '' : 's'}`;
-
-    const throughput = await measureThroughput(ctx, `otel · publish 1 event/call · ${label}`, subjects.single);
-    const latency = await measureLatency(ctx, `otel · publish 1 event/call · ${label}`, subjects.single);
-    for (const subject of subjects.single) {
-      const t = throughput.get(subject.name)!;
-      const l = latency.get(subject.name)!;
-      rows.push({
-        case: 'publish 1 event/call',
-        subject: subject.name,
-        handlers,
-        unit: 'events',
-        opsPerSec: t.opsPerSec,
-        opsPerSecRuns: t.runs,
-        p50Us: l.p50Us,
-        p99Us: l.p99Us,
-        latencyRuns: l.runs,
-      });
-    }
-    const batched = await measureThroughput(ctx, `otel · publish ${BATCH_SIZE} events/call · ${label}`, subjects.batch);
-    for (const subject of subjects.batch) {
-      const t = batched.get(subject.name)!;
-      rows.push({ case: `publish ${BATCH_SIZE} events/call`, subject: subject.name, handlers, unit: 'events', opsPerSec: t.opsPerSec, opsPerSecRuns: t.runs });
-    }
-    await subjects.close();
-  }
-  return rows;
+  return {
+    single,
+    batch,
+    delivered: (name) => counters[name]!,
+    close: () => Promise.all(Object.values(buses).map((bus) => bus.shutdown(1000))),
+  };
 }
 
 /** Cost per event with OpenTelemetry over the cost with the no-op ports: the overhead ratio. */
@@ -152,7 +106,7 @@ export const otelScenario: Scenario = {
   name: 'otel',
   description: 'InMemoryEventBus with no-op tracer/metrics against @eventsource/otel on an SDK with no exporter (and on the bare API).',
   async run(ctx): Promise<ScenarioResult> {
-    const rows = await measure(ctx);
+    const rows = await measurePublishCases(ctx, { labelPrefix: 'otel · ', makeSubjects });
     return {
       measurements: rows,
       tables: [resultsTable('otel: in-memory publish → all handlers done', rows), overheadTable(rows)],

@@ -1,43 +1,32 @@
-import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createRequire } from 'node:module';
 import { RabbitMQEventBus } from '@eventsource/bus-rabbitmq';
 import { EnvelopeCodec, silentLogger } from '@eventsource/core';
 import { connect, type ChannelModel } from 'amqplib';
+import { CONSUMER_CASES, PUBLISH_BATCH, runBrokerScenario, startOurs, type RunningSubject, type SubjectFactory } from '../harness/broker-scenario.js';
 import { comparisonTable, resultsTable } from '../harness/compare.js';
-import { median, percentile } from '../harness/stats.js';
-import type { Measurement, Scenario, ScenarioContext, ScenarioResult } from '../harness/scenario.js';
-import { OrderCreated, benchRegistry, makeOrders, type OrderCreated as Order } from '../fixtures/order-events.js';
+import type { Scenario, ScenarioContext, ScenarioResult } from '../harness/scenario.js';
+import { sleep } from '../harness/wait.js';
+import { benchRegistry, type OrderCreated as Order } from '../fixtures/order-events.js';
+import { MOLECULER, loadChannels, startMoleculerGroup, type MoleculerGroup } from '../peers/moleculer.js';
 
 const OURS = 'eventsource';
 const RAW = 'raw amqplib';
-const MOLECULER = '@moleculer/channels';
 const MOLECULER_PERSISTENT = '@moleculer/channels, persistent messages';
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const PUBLISH_BATCH = 100;
 /** The same unacknowledged-message window for every subject. */
 const PREFETCH = 100;
 
 type QueueType = 'quorum' | 'classic';
 
-interface RunningSubject {
-  /** Resolves once the broker confirmed every event (for @moleculer/channels, which has no confirms: once written). */
-  publishBatch(events: readonly Order[]): Promise<void>;
+/** `publishBatch` resolves once the broker confirmed every event (for @moleculer/channels, which has no confirms: once written). */
+interface RabbitSubject extends RunningSubject {
   /** Resolves once handed off, without waiting for confirms (amqplib's backpressure still applies). */
   publishWithoutWaiting(events: readonly Order[]): Promise<void>;
-  publishOne(event: Order): Promise<void>;
-  close(): Promise<void>;
-}
-
-interface SubjectFactory {
-  readonly name: string;
-  /** `onHandled(eventId)` once per handled event. */
-  start(exchange: string, consumers: number, onHandled: (eventId: string) => void): Promise<RunningSubject>;
 }
 
 // ── ours ─────────────────────────────────────────────────────────────────────
 
-function ours(queueType: QueueType): SubjectFactory {
+function ours(queueType: QueueType): SubjectFactory<RabbitSubject> {
   return {
     name: queueType === 'quorum' ? OURS : `${OURS}, classic queue`,
     async start(exchange, consumers, onHandled) {
@@ -50,25 +39,17 @@ function ours(queueType: QueueType): SubjectFactory {
         prefetchCount: PREFETCH,
         queueType,
       };
-      const publisher = new RabbitMQEventBus(options);
-      await publisher.connect();
-      const buses: RabbitMQEventBus[] = [];
-      for (let i = 0; i < consumers; i++) {
-        const bus = new RabbitMQEventBus(options);
-        await bus.connect();
-        bus.subscribe(OrderCreated, (event) => onHandled(event.eventId));
-        bus.startConsumingInBackground();
-        buses.push(bus);
-      }
-      for (const bus of buses) while (!bus.health().healthy || !bus.health().consuming) await sleep(5);
+      const running = await startOurs({
+        consumers,
+        onHandled,
+        create: () => new RabbitMQEventBus(options),
+        ready: (buses) => buses.every((bus) => bus.health().healthy && bus.health().consuming),
+        pollMs: 5,
+      });
       return {
-        publishBatch: (events) => publisher.publish(events),
+        ...running,
         // Confirmed in the background, at most maxBackgroundTasks batches at once (then inline).
-        publishWithoutWaiting: (events) => publisher.publish(events, { background: true }),
-        publishOne: (event) => publisher.publish([event]),
-        async close() {
-          await Promise.all([publisher, ...buses].map((bus) => bus.shutdown(10_000)));
-        },
+        publishWithoutWaiting: (events) => running.publisher.publish(events, { background: true }),
       };
     },
   };
@@ -76,7 +57,7 @@ function ours(queueType: QueueType): SubjectFactory {
 
 // ── raw amqplib: confirm channel, the same envelope, the same decode and ack ──
 
-function raw(queueType: QueueType): SubjectFactory {
+function raw(queueType: QueueType): SubjectFactory<RabbitSubject> {
   return {
     name: queueType === 'quorum' ? RAW : `${RAW}, classic queue`,
     async start(exchange, consumers, onHandled) {
@@ -129,67 +110,39 @@ function raw(queueType: QueueType): SubjectFactory {
 
 // ── @moleculer/channels, AMQP adapter ────────────────────────────────────────
 
-interface MoleculerBroker {
-  createService(schema: object): unknown;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  sendToChannel(name: string, payload: unknown): Promise<void>;
-}
-
 /**
  * `persistent: false` is its default (transient messages: lost when the broker restarts, never
  * written to disk); `true` gives its messages the durability ours always have.
  */
-function moleculer(persistent: boolean): SubjectFactory {
+function moleculer(persistent: boolean): SubjectFactory<RabbitSubject> {
   return {
     name: persistent ? MOLECULER_PERSISTENT : MOLECULER,
     async start(exchange, consumers, onHandled) {
-      const require = createRequire(import.meta.url);
-      const { ServiceBroker } = require('moleculer') as { ServiceBroker: new (options: object) => MoleculerBroker };
-      const channels = require('@moleculer/channels') as {
-        Middleware: (options: object) => object;
-        Adapters: { AMQP: new (options: object) => { checkClientLibVersion(library: string, versions: string): boolean } };
-      };
-      const { Middleware } = channels;
       // Its version check reads amqplib/package.json, which amqplib 2 no longer exports; the check
       // only logs a warning, so the bench skips it and runs the adapter on the amqplib we ship.
-      class AmqpAdapter extends channels.Adapters.AMQP {
+      class AmqpAdapter extends loadChannels().Adapters.AMQP {
         override checkClientLibVersion(): boolean {
           return true;
         }
       }
-      const adapter = () => new AmqpAdapter({ amqp: { url: AMQP_URL, ...(persistent ? { messageOptions: { persistent: true } } : {}) }, maxInFlight: PREFETCH });
       const channel = `${exchange}.orders`;
-      const brokers: MoleculerBroker[] = [];
-      const publisher = new ServiceBroker({ nodeID: `${exchange}-pub`, logger: false, middlewares: [Middleware({ adapter: adapter() })] });
-      await publisher.start();
-      brokers.push(publisher);
-      for (let i = 0; i < consumers; i++) {
-        const broker = new ServiceBroker({ nodeID: `${exchange}-c${i}`, logger: false, middlewares: [Middleware({ adapter: adapter() })] });
-        broker.createService({
-          name: `consumer${i}`,
-          channels: {
-            [channel]: {
-              group: 'bench',
-              handler(payload: { eventId: string }) {
-                onHandled(payload.eventId);
-              },
-            },
-          },
-        });
-        await broker.start();
-        brokers.push(broker);
-      }
+      const group = await startMoleculerGroup({
+        nodePrefix: exchange,
+        channel,
+        consumers,
+        adapter: () => new AmqpAdapter({ amqp: { url: AMQP_URL, ...(persistent ? { messageOptions: { persistent: true } } : {}) }, maxInFlight: PREFETCH }),
+        onHandled,
+      });
       return {
         async publishBatch(events) {
-          for (const event of events) await sendRetryingWhenFull(publisher, channel, event);
+          for (const event of events) await sendRetryingWhenFull(group, event);
         },
         async publishWithoutWaiting(events) {
-          for (const event of events) await sendRetryingWhenFull(publisher, channel, event);
+          for (const event of events) await sendRetryingWhenFull(group, event);
         },
-        publishOne: (event) => sendRetryingWhenFull(publisher, channel, event),
+        publishOne: (event) => sendRetryingWhenFull(group, event),
         async close() {
-          for (const broker of brokers.reverse()) await broker.stop();
+          await group.stop();
           const admin = await connect(AMQP_URL);
           const ch = await admin.createChannel();
           await ch.deleteQueue(`bench.${channel}`).catch(() => undefined);
@@ -205,10 +158,10 @@ function moleculer(persistent: boolean): SubjectFactory {
  * "Write buffer is full" and the message is not sent. Its users must retry, so the bench does,
  * after the buffer had a moment to drain.
  */
-async function sendRetryingWhenFull(broker: MoleculerBroker, channel: string, event: Order): Promise<void> {
+async function sendRetryingWhenFull(group: MoleculerGroup, event: Order): Promise<void> {
   for (;;) {
     try {
-      await broker.sendToChannel(channel, event);
+      await group.send(event);
       return;
     } catch (error) {
       if (!/Write buffer is full/.test((error as Error).message)) throw error;
@@ -221,136 +174,25 @@ async function sendRetryingWhenFull(broker: MoleculerBroker, channel: string, ev
  * Quorum (our default) against raw amqplib on a quorum queue; and, since @moleculer/channels can
  * only use a classic queue, both again on a classic queue, so each comparison is like with like.
  */
-const SUBJECTS: readonly SubjectFactory[] = [ours('quorum'), raw('quorum'), ours('classic'), raw('classic'), moleculer(false), moleculer(true)];
-
-// ── measurements ─────────────────────────────────────────────────────────────
-
-async function endToEnd(subject: SubjectFactory, consumers: number, events: readonly Order[], waitForConfirms = true): Promise<number> {
-  const exchange = `esbench.${randomBytes(4).toString('hex')}`;
-  const seen = new Set<string>();
-  let finish!: () => void;
-  const finished = new Promise<void>((resolve) => (finish = resolve));
-  const running = await subject.start(exchange, consumers, (id) => {
-    if (!seen.has(id)) {
-      seen.add(id);
-      if (seen.size === events.length) finish();
-    }
-  });
-  try {
-    const start = performance.now();
-    for (let i = 0; i < events.length; i += PUBLISH_BATCH) {
-      const batch = events.slice(i, i + PUBLISH_BATCH);
-      await (waitForConfirms ? running.publishBatch(batch) : running.publishWithoutWaiting(batch));
-    }
-    await withTimeout(finished, 300_000, `${subject.name}: ${seen.size}/${events.length} handled`);
-    return events.length / ((performance.now() - start) / 1000);
-  } finally {
-    await running.close();
-    await deleteOurTopology(exchange);
-  }
-}
-
-interface LatencyRun {
-  readonly p50Us: number;
-  readonly p99Us: number;
-  readonly samples: number;
-}
-
-async function latencyAtRate(subject: SubjectFactory, count: number, perSecond: number): Promise<LatencyRun> {
-  const exchange = `esbench.${randomBytes(4).toString('hex')}`;
-  const sentAt = new Map<string, number>();
-  const samples: number[] = [];
-  let finish!: () => void;
-  const finished = new Promise<void>((resolve) => (finish = resolve));
-  const running = await subject.start(exchange, 1, (id) => {
-    const at = sentAt.get(id);
-    if (at === undefined) return;
-    sentAt.delete(id);
-    samples.push((performance.now() - at) * 1000);
-    if (samples.length === count) finish();
-  });
-  const publishes: Array<Promise<void>> = [];
-  let failed: unknown;
-  try {
-    const events = makeOrders(count);
-    const interval = 1000 / perSecond;
-    const start = performance.now();
-    for (let i = 0; i < count; i++) {
-      const wait = start + i * interval - performance.now();
-      if (wait > 1) await sleep(wait);
-      const event = events[i]!;
-      sentAt.set(event.eventId, performance.now());
-      // Not awaited: the rate is fixed, whatever the confirms take. Failures end the run below.
-      publishes.push(running.publishOne(event).catch((error: unknown) => void (failed ??= error)));
-    }
-    await withTimeout(finished, 60_000, `${subject.name}: ${samples.length}/${count} latency samples`);
-    // A handler can run before its publish is confirmed: wait for every confirm before closing.
-    await withTimeout(Promise.all(publishes), 30_000, `${subject.name}: confirms of the latency run`);
-    if (failed !== undefined) throw new Error(`${subject.name}: a publish of the latency run failed`, { cause: failed });
-    return { p50Us: percentile(samples, 50), p99Us: percentile(samples, 99), samples: samples.length };
-  } finally {
-    await running.close();
-    await deleteOurTopology(exchange);
-  }
-}
+const SUBJECTS: readonly SubjectFactory<RabbitSubject>[] = [ours('quorum'), raw('quorum'), ours('classic'), raw('classic'), moleculer(false), moleculer(true)];
 
 async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
-  const total = ctx.settings.quick ? 20_000 : 100_000;
-  const latencyCount = ctx.settings.quick ? 1000 : 3000;
-  const rate = 1000;
-  const events = makeOrders(total);
-  const bodyBytes = Buffer.byteLength(JSON.stringify(events[0]));
-  const measurements: Measurement[] = [];
-
-  for (const subject of SUBJECTS) {
-    ctx.progress(`${subject.name}: warm-up…`);
-    await endToEnd(subject, 1, makeOrders(ctx.settings.quick ? 5000 : 10_000));
-  }
-  // Subjects take turns within each repeat, so a burst of load from elsewhere on the machine
-  // lands on all of them rather than on one.
-  const repeats = ctx.settings.quick ? 1 : 3;
-  const cases = [
-    { name: 'end to end, 1 consumer', consumers: 1, waitForConfirms: true },
-    { name: 'end to end, 3 consumers', consumers: 3, waitForConfirms: true },
-    { name: `end to end, 1 consumer, publisher not waiting for confirms`, consumers: 1, waitForConfirms: false },
-  ];
-  for (const { name, consumers, waitForConfirms } of cases) {
-    const runs = new Map<string, number[]>(SUBJECTS.map((subject) => [subject.name, []]));
-    for (let repeat = 1; repeat <= repeats; repeat++) {
-      for (const subject of SUBJECTS) {
-        ctx.progress(`${subject.name}: ${total} events, ${name}, run ${repeat}/${repeats}…`);
-        const opsPerSec = await endToEnd(subject, consumers, events, waitForConfirms);
-        runs.get(subject.name)!.push(opsPerSec);
-        ctx.progress(`${subject.name}: ${Math.round(opsPerSec)} events/s`);
-      }
-    }
-    for (const subject of SUBJECTS) {
-      const opsPerSecRuns = runs.get(subject.name)!;
-      measurements.push({ case: name, subject: subject.name, unit: 'events', opsPerSec: median(opsPerSecRuns), opsPerSecRuns });
-    }
-  }
-  // A latency run is short (3 s), and one burst of load elsewhere moves its p99: more repeats.
-  const latencyRepeats = ctx.settings.quick ? 1 : 5;
-  const latencyRuns = new Map<string, LatencyRun[]>(SUBJECTS.map((subject) => [subject.name, []]));
-  for (let repeat = 1; repeat <= latencyRepeats; repeat++) {
-    for (const subject of SUBJECTS) {
-      ctx.progress(`${subject.name}: publish→handle latency at ${rate}/s, ${latencyCount} events, run ${repeat}/${latencyRepeats}…`);
-      const result = await latencyAtRate(subject, latencyCount, rate);
-      latencyRuns.get(subject.name)!.push(result);
-      ctx.progress(`${subject.name}: p50 ${(result.p50Us / 1000).toFixed(1)} ms, p99 ${(result.p99Us / 1000).toFixed(1)} ms`);
-    }
-  }
-  for (const subject of SUBJECTS) {
-    const runsOf = latencyRuns.get(subject.name)!;
-    measurements.push({
-      case: `latency at ${rate}/s`,
-      subject: subject.name,
-      unit: 'events',
-      p50Us: median(runsOf.map((r) => r.p50Us)),
-      p99Us: median(runsOf.map((r) => r.p99Us)),
-      latencyRuns: runsOf,
-    });
-  }
+  const { measurements, sizes } = await runBrokerScenario(ctx, {
+    namespaces: { separator: '.', cleanUp: deleteOurTopology },
+    subjects: SUBJECTS,
+    cases: [
+      ...CONSUMER_CASES,
+      {
+        name: 'end to end, 1 consumer, publisher not waiting for confirms',
+        consumers: 1,
+        publish: (running, batch) => running.publishWithoutWaiting(batch),
+      },
+    ],
+    warmupEvents: ctx.settings.quick ? 5000 : 10_000,
+    // A latency run is short (3 s), and one burst of load elsewhere moves its p99: more repeats.
+    latencyRepeats: ctx.settings.quick ? 1 : 5,
+  });
+  const { total, bodyBytes, repeats, latencyCount, rate, latencyRepeats } = sizes;
 
   const notes = [
     `${total} events of ${bodyBytes} bytes of JSON body each (plus envelope headers), published in batches of ${PUBLISH_BATCH} awaited for confirms, ` +
@@ -409,23 +251,5 @@ async function deleteOurTopology(exchange: string): Promise<void> {
     await channel.close().catch(() => undefined);
   } finally {
     await admin.close().catch(() => undefined);
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms: ${what}`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
   }
 }

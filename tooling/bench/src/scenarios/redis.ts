@@ -1,31 +1,15 @@
-import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { RedisEventBus } from '@eventsource/bus-redis';
 import { EnvelopeCodec, silentLogger } from '@eventsource/core';
 import { Redis } from 'ioredis';
+import { CONSUMER_CASES, PUBLISH_BATCH, runBrokerScenario, startOurs, type SubjectFactory } from '../harness/broker-scenario.js';
 import { comparisonTable, resultsTable } from '../harness/compare.js';
-import { median, percentile } from '../harness/stats.js';
-import type { Measurement, Scenario, ScenarioContext, ScenarioResult } from '../harness/scenario.js';
-import { OrderCreated, benchRegistry, makeOrders, type OrderCreated as Order } from '../fixtures/order-events.js';
+import type { Scenario, ScenarioContext, ScenarioResult } from '../harness/scenario.js';
+import { benchRegistry, type OrderCreated as Order } from '../fixtures/order-events.js';
+import { MOLECULER, startMoleculerGroup } from '../peers/moleculer.js';
 
 const OURS = 'eventsource';
 const RAW = 'raw ioredis';
-const MOLECULER = '@moleculer/channels';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const PUBLISH_BATCH = 100;
-
-/** Handed each event as its consumer sees it; returns when everything is closed. */
-interface RunningSubject {
-  publishBatch(events: readonly Order[]): Promise<void>;
-  publishOne(event: Order): Promise<void>;
-  close(): Promise<void>;
-}
-
-interface SubjectFactory {
-  readonly name: string;
-  /** `onHandled(eventId)` once per handled event. */
-  start(prefix: string, consumers: number, onHandled: (eventId: string) => void): Promise<RunningSubject>;
-}
 
 // ── ours ─────────────────────────────────────────────────────────────────────
 
@@ -33,24 +17,13 @@ const ours: SubjectFactory = {
   name: OURS,
   async start(prefix, consumers, onHandled) {
     const options = { redisUrl: REDIS_URL, streamPrefix: prefix, consumerGroup: 'bench', registry: benchRegistry, logger: silentLogger };
-    const publisher = new RedisEventBus(options);
-    await publisher.connect();
-    const buses: RedisEventBus[] = [];
-    for (let i = 0; i < consumers; i++) {
-      const bus = new RedisEventBus(options);
-      await bus.connect();
-      bus.subscribe(OrderCreated, (event) => onHandled(event.eventId));
-      bus.startConsumingInBackground();
-      buses.push(bus);
-    }
-    for (const bus of buses) while (!bus.health().healthy) await sleep(5);
-    return {
-      publishBatch: (events) => publisher.publish(events),
-      publishOne: (event) => publisher.publish([event]),
-      async close() {
-        await Promise.all([publisher, ...buses].map((bus) => bus.shutdown(10_000)));
-      },
-    };
+    return startOurs({
+      consumers,
+      onHandled,
+      create: () => new RedisEventBus(options),
+      ready: (buses) => buses.every((bus) => bus.health().healthy),
+      pollMs: 5,
+    });
   },
 };
 
@@ -116,56 +89,32 @@ const raw: SubjectFactory = {
 
 // ── @moleculer/channels, Redis adapter ───────────────────────────────────────
 
-interface MoleculerBroker {
-  createService(schema: object): unknown;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  sendToChannel(name: string, payload: unknown): Promise<void>;
-}
-
 const moleculer: SubjectFactory = {
   name: MOLECULER,
   async start(prefix, consumers, onHandled) {
-    const require = createRequire(import.meta.url);
-    const { ServiceBroker } = require('moleculer') as { ServiceBroker: new (options: object) => MoleculerBroker };
-    const { Middleware } = require('@moleculer/channels') as { Middleware: (options: object) => object };
     const url = new URL(REDIS_URL);
-    const adapter = () => ({
-      type: 'Redis',
-      options: {
-        // protocol 2: the adapter predates ioredis 6's RESP3 default and reads RESP2 reply shapes.
-        redis: { host: url.hostname, port: Number(url.port || 6379), protocol: 2, consumerOptions: { readTimeoutInterval: 200, startID: '0' } },
-        maxInFlight: 100,
-      },
-    });
     const channel = `${prefix}:orders`;
-    const brokers: MoleculerBroker[] = [];
-    const publisher = new ServiceBroker({ nodeID: `${prefix}-pub`, logger: false, middlewares: [Middleware({ adapter: adapter() })] });
-    await publisher.start();
-    brokers.push(publisher);
-    for (let i = 0; i < consumers; i++) {
-      const broker = new ServiceBroker({ nodeID: `${prefix}-c${i}`, logger: false, middlewares: [Middleware({ adapter: adapter() })] });
-      broker.createService({
-        name: `consumer${i}`,
-        channels: {
-          [channel]: {
-            group: 'bench',
-            handler(payload: { eventId: string }) {
-              onHandled(payload.eventId);
-            },
-          },
+    const group = await startMoleculerGroup({
+      nodePrefix: prefix,
+      channel,
+      consumers,
+      adapter: () => ({
+        type: 'Redis',
+        options: {
+          // protocol 2: the adapter predates ioredis 6's RESP3 default and reads RESP2 reply shapes.
+          redis: { host: url.hostname, port: Number(url.port || 6379), protocol: 2, consumerOptions: { readTimeoutInterval: 200, startID: '0' } },
+          maxInFlight: 100,
         },
-      });
-      await broker.start();
-      brokers.push(broker);
-    }
+      }),
+      onHandled,
+    });
     return {
       async publishBatch(events) {
-        await Promise.all(events.map((event) => publisher.sendToChannel(channel, event)));
+        await Promise.all(events.map((event) => group.send(event)));
       },
-      publishOne: (event) => publisher.sendToChannel(channel, event),
+      publishOne: (event) => group.send(event),
       async close() {
-        for (const broker of brokers.reverse()) await broker.stop();
+        await group.stop();
         const admin = new Redis(REDIS_URL);
         await admin.del(channel);
         admin.disconnect();
@@ -176,109 +125,17 @@ const moleculer: SubjectFactory = {
 
 const SUBJECTS: readonly SubjectFactory[] = [ours, raw, moleculer];
 
-// ── measurements ─────────────────────────────────────────────────────────────
-
-async function endToEnd(subject: SubjectFactory, consumers: number, events: readonly Order[]): Promise<number> {
-  const prefix = `esbench:${randomBytes(4).toString('hex')}`;
-  const seen = new Set<string>();
-  let finish!: () => void;
-  const finished = new Promise<void>((resolve) => (finish = resolve));
-  const running = await subject.start(prefix, consumers, (id) => {
-    if (!seen.has(id)) {
-      seen.add(id);
-      if (seen.size === events.length) finish();
-    }
-  });
-  try {
-    const start = performance.now();
-    for (let i = 0; i < events.length; i += PUBLISH_BATCH) await running.publishBatch(events.slice(i, i + PUBLISH_BATCH));
-    await withTimeout(finished, 300_000, `${subject.name}: ${seen.size}/${events.length} handled`);
-    const seconds = (performance.now() - start) / 1000;
-    return events.length / seconds;
-  } finally {
-    await running.close();
-    await deleteKeys(prefix);
-  }
-}
-
-async function latencyAtRate(subject: SubjectFactory, count: number, perSecond: number): Promise<{ p50Us: number; p99Us: number }> {
-  const prefix = `esbench:${randomBytes(4).toString('hex')}`;
-  const sentAt = new Map<string, number>();
-  const samples: number[] = [];
-  let finish!: () => void;
-  const finished = new Promise<void>((resolve) => (finish = resolve));
-  const running = await subject.start(prefix, 1, (id) => {
-    const at = sentAt.get(id);
-    if (at === undefined) return;
-    sentAt.delete(id);
-    samples.push((performance.now() - at) * 1000);
-    if (samples.length === count) finish();
-  });
-  try {
-    const events = makeOrders(count);
-    const interval = 1000 / perSecond;
-    const start = performance.now();
-    for (let i = 0; i < count; i++) {
-      const due = start + i * interval;
-      const wait = due - performance.now();
-      if (wait > 1) await sleep(wait);
-      const event = events[i]!;
-      sentAt.set(event.eventId, performance.now());
-      void running.publishOne(event);
-    }
-    await withTimeout(finished, 60_000, `${subject.name}: ${samples.length}/${count} latency samples`);
-    return { p50Us: percentile(samples, 50), p99Us: percentile(samples, 99) };
-  } finally {
-    await running.close();
-    await deleteKeys(prefix);
-  }
-}
-
 async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
-  const total = ctx.settings.quick ? 20_000 : 100_000;
-  const latencyCount = ctx.settings.quick ? 1000 : 3000;
-  const rate = 1000;
-  const events = makeOrders(total);
-  const bodyBytes = Buffer.byteLength(JSON.stringify(events[0]));
-  const measurements: Measurement[] = [];
-
-  // Warm-up: every subject once, unmeasured, so none pays for the JIT inside its numbers.
-  for (const subject of SUBJECTS) {
-    ctx.progress(`${subject.name}: warm-up…`);
-    await endToEnd(subject, 1, makeOrders(ctx.settings.quick ? 5000 : 20_000));
-  }
-  // Subjects take turns within each repeat, so a slow patch of the shared machine hits all of them.
-  const repeats = ctx.settings.quick ? 1 : 3;
-  for (const consumers of [1, 3]) {
-    const runs = new Map<string, number[]>(SUBJECTS.map((subject) => [subject.name, []]));
-    for (let repeat = 1; repeat <= repeats; repeat++) {
-      for (const subject of SUBJECTS) {
-        ctx.progress(`${subject.name}: ${total} events end to end, ${consumers} consumer(s), run ${repeat}/${repeats}…`);
-        const opsPerSec = await endToEnd(subject, consumers, events);
-        runs.get(subject.name)!.push(opsPerSec);
-        ctx.progress(`${subject.name}: ${Math.round(opsPerSec)} events/s`);
-      }
-    }
-    for (const subject of SUBJECTS) {
-      const opsPerSecRuns = runs.get(subject.name)!;
-      measurements.push({
-        case: `end to end, ${consumers} consumer${consumers > 1 ? 's' : ''}`,
-        subject: subject.name,
-        unit: 'events',
-        opsPerSec: median(opsPerSecRuns),
-        opsPerSecRuns,
-      });
-    }
-  }
-  for (const subject of SUBJECTS) {
-    ctx.progress(`${subject.name}: publish→handle latency at ${rate}/s, ${latencyCount} events…`);
-    const { p50Us, p99Us } = await latencyAtRate(subject, latencyCount, rate);
-    measurements.push({ case: `latency at ${rate}/s`, subject: subject.name, unit: 'events', p50Us, p99Us });
-  }
+  const { measurements, sizes } = await runBrokerScenario(ctx, {
+    namespaces: { separator: ':', cleanUp: deleteKeys },
+    subjects: SUBJECTS,
+    cases: CONSUMER_CASES,
+  });
+  const { total, bodyBytes, repeats, latencyCount, rate } = sizes;
 
   const notes = [
     `${total} events of ${bodyBytes} bytes of JSON body each (plus envelope fields), published in pipelined batches of ${PUBLISH_BATCH}, ` +
-      `consumed in the same process by a group of 1 or 3 consumers; ops/s = events / (first publish → last first-time handling), median of ${ctx.settings.quick ? 1 : 3} run(s).`,
+      `consumed in the same process by a group of 1 or 3 consumers; ops/s = events / (first publish → last first-time handling), median of ${repeats} run(s).`,
     `${RAW}: pipelined XADD of the same envelope fields, XREADGROUP COUNT 100, JSON.parse of each body, one XACK per batch; no retries, DLQ or reclaim.`,
     `${MOLECULER}: its Redis adapter (maxInFlight 100); one XADD per message, ${PUBLISH_BATCH} in flight.`,
     `latency: one event every ${1000 / rate} ms, 1 consumer, time from publish() call to handler; p50/p99 over ${latencyCount} events.`,
@@ -324,23 +181,5 @@ async function deleteKeys(prefix: string): Promise<void> {
     } while (cursor !== '0');
   } finally {
     admin.disconnect();
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms: ${what}`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
   }
 }
