@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   'ES_CONCURRENCY',
   'ES_AGGREGATE_NOT_FOUND',
   'ES_PUBLISH_FAILED',
+  'ES_PUBLISH_TIMEOUT',
   'ES_DLQ_MESSAGE_NOT_FOUND',
   'ES_TRANSPORT',
 ] as const;
@@ -234,6 +235,30 @@ export class AggregateNotFoundError extends EventSourceError {
 export class PublishError extends EventSourceError {
   constructor(message: string, options?: EventSourceErrorOptions) {
     super('ES_PUBLISH_FAILED', message, options);
+  }
+}
+
+/**
+ * A broker publish did not finish within `publishTimeoutMs` (typically: the broker is unreachable
+ * and the client is still waiting to reconnect). A `PublishError`, so code that handles failed
+ * publishes handles this one too; its own `code` tells the two apart. The broker may still take
+ * the events after the caller has been told: treat them as maybe written.
+ */
+export class PublishTimeoutError extends PublishError {
+  override readonly code = 'ES_PUBLISH_TIMEOUT' as const;
+
+  constructor(
+    /** Events in the publish call that timed out. */
+    readonly eventCount: number,
+    /** Where they were being written (stream, exchange or topic). */
+    readonly destination: string,
+    readonly timeoutMs: number,
+  ) {
+    super(
+      `Publishing ${eventCount} event(s) to ${destination} did not finish within ${timeoutMs} ms (publishTimeoutMs); the broker has not confirmed them. ` +
+        'Some may have been written, and the write may still complete; publishing again is safe for idempotent handlers (delivery is at-least-once). ' +
+        'Check that the broker is reachable (bus.health() says why not), or raise publishTimeoutMs if it is only slow.',
+    );
   }
 }
 

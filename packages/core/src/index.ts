@@ -104,6 +104,7 @@ export {
   InvalidHandlerError,
   NotConnectedError,
   PublishError,
+  PublishTimeoutError,
   TransportError,
   UnknownEventTypeError,
   isEventSourceError,

@@ -22,6 +22,7 @@ export function brokerBusOptions(options: TestBusOptions): BrokerBusOptions {
     ...(options.maxDeliveries === undefined ? {} : { maxDeliveries: options.maxDeliveries }),
     ...(options.maxInFlight === undefined ? {} : { maxInFlight: options.maxInFlight }),
     ...(options.handlerTimeoutMs === undefined ? {} : { handlerTimeoutMs: options.handlerTimeoutMs }),
+    ...(options.publishTimeoutMs === undefined ? {} : { publishTimeoutMs: options.publishTimeoutMs }),
     ...(options.tracer === undefined ? {} : { tracer: options.tracer, enableTracing: true }),
   };
 }

@@ -11,6 +11,7 @@ import { lifecycleScenarios } from './scenarios/lifecycle.js';
 import { loadScenarios } from './scenarios/load.js';
 import { orderingScenarios } from './scenarios/ordering.js';
 import { outageScenarios } from './scenarios/outage.js';
+import { publishTimeoutScenarios } from './scenarios/publish-timeout.js';
 import { redeliveryLimitScenarios } from './scenarios/redelivery-limit.js';
 import { retryScenarios } from './scenarios/retries.js';
 import { subscriptionScenarios } from './scenarios/subscriptions.js';
@@ -37,6 +38,7 @@ export const ALL_SCENARIOS: readonly Scenario[] = [
   ...redeliveryLimitScenarios,
   ...deadLetterScenarios,
   ...outageScenarios,
+  ...publishTimeoutScenarios,
 ];
 
 /** How the registration line names a capability that is off. */

@@ -77,6 +77,8 @@ export interface TestBusOptions {
   maxDeliveries?: number;
   /** Handlers running at once in one consumer (the broker bus option). Default: the bus's default. */
   maxInFlight?: number;
+  /** Longest wait of one publish() for the broker, ms (the broker bus option `publishTimeoutMs`). Default: the bus's default (30 s). */
+  publishTimeoutMs?: number;
   /** Passed to the bus as `tracer` (with tracing enabled). */
   tracer?: Tracer;
   /** False: return the bus without calling connect() (brokerLifecycle). Default true. */

@@ -2,7 +2,17 @@ import type { BrokerEventBus, BusHealth, DeadLetterMessage } from '../bus/broker
 import { EventBusBase, type ShutdownResult } from '../bus/event-bus.js';
 import { MessageProcessor } from '../consume/message-processor.js';
 import { EnvelopeCodec, type Envelope } from '../envelope/codec.js';
-import { BusClosedError, ConfigError, DlqMessageNotFoundError, NotConnectedError, PublishError, TransportError, errorMessage, isEventSourceError } from '../errors.js';
+import {
+  BusClosedError,
+  ConfigError,
+  DlqMessageNotFoundError,
+  NotConnectedError,
+  PublishError,
+  PublishTimeoutError,
+  TransportError,
+  errorMessage,
+  isEventSourceError,
+} from '../errors.js';
 import type { DomainEvent } from '../events/domain-event.js';
 import { METRIC_NAMES, type Counter, type MetricAttributes } from '../tracing/metrics.js';
 import { SPAN_NAMES } from '../tracing/tracer.js';
@@ -57,7 +67,10 @@ export abstract class BrokerEventBusBase<D extends Delivery = Delivery> extends 
   #stopping: Promise<boolean> | undefined;
   #fatal: { readonly description: string; readonly since: string } | undefined;
   #warnedNoSubscriptions = false;
-  /** Publishes being written to the broker now (foreground and background). */
+  /**
+   * Adapter writes still running (foreground and background), including ones whose caller was
+   * already given a PublishTimeoutError: see #publishesWritten() for why shutdown waits for those.
+   */
   #writing = 0;
   #writesIdle: (() => void) | undefined;
 
@@ -203,6 +216,10 @@ export abstract class BrokerEventBusBase<D extends Delivery = Delivery> extends 
     if (!this.#connected) throw this.isClosed ? new BusClosedError('publish') : new NotConnectedError('publish');
   }
 
+  /**
+   * Writes through the adapter, bounded by `publishTimeoutMs` (background publishes come through
+   * here too). A timeout, like any failure, ends the publish span as an error.
+   */
   protected async publishNow(events: readonly DomainEvent[]): Promise<void> {
     this.assertCanPublish();
     if (!this.tracer.enabled) {
@@ -230,32 +247,55 @@ export abstract class BrokerEventBusBase<D extends Delivery = Delivery> extends 
         span.end();
       }
     }
-    this.counters.eventsPublished += events.length;
-    if (this.metrics.enabled) this.#sent.add(events.length, this.#sentAttributes);
   }
 
   async #write(events: readonly DomainEvent[], trace: Record<string, string> | undefined): Promise<void> {
     // Encode everything first: an event that cannot be encoded means nothing is written.
     const envelopes: Envelope[] = events.map((event) => this.codec.encode(event, trace));
+    const written = this.#adapterWrite(envelopes);
+    const limit = this.brokerOptions.publishTimeoutMs;
+    if (limit === Number.POSITIVE_INFINITY) return written;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new PublishTimeoutError(events.length, this.#publishTo, limit)), limit);
+    });
+    try {
+      // The race subscribes to `written`, so its outcome after a timeout is never an unhandled
+      // rejection; #adapterWrite has already counted (or not) what the broker took.
+      await Promise.race([written, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * One adapter write, kept apart from the caller's wait: after a timeout it goes on, still counted
+   * in #writing, and events it gets written late are still counted as published (they were).
+   */
+  async #adapterWrite(envelopes: readonly Envelope[]): Promise<void> {
     this.#writing++;
     try {
       await this.adapter.publish(envelopes);
     } catch (error) {
       if (isEventSourceError(error)) throw error;
       throw new PublishError(
-        `Publishing ${events.length} event(s) to ${this.#publishTo} failed: ${redact(errorMessage(error)).replace(/\.+$/, '')}. ` +
+        `Publishing ${envelopes.length} event(s) to ${this.#publishTo} failed: ${redact(errorMessage(error)).replace(/\.+$/, '')}. ` +
           'Some may have been written; publishing again is safe for idempotent handlers (delivery is at-least-once).',
         { cause: error },
       );
     } finally {
       if (--this.#writing === 0) this.#writesIdle?.();
     }
+    this.counters.eventsPublished += envelopes.length;
+    if (this.metrics.enabled) this.#sent.add(envelopes.length, this.#sentAttributes);
   }
 
   /**
    * Resolves once no publish is being written to the broker. A publish awaited when shutdown began
    * (not only a background one) finishes before the connection closes: closing under it would fail
-   * it although the broker may already have stored it.
+   * it although the broker may already have stored it. That holds for a write whose caller already
+   * got a PublishTimeoutError too: it may still succeed once the broker is back, so shutdown gives
+   * it the same chance, and its own deadline bounds the wait, so an abandoned write cannot hang it.
    */
   #publishesWritten(): Promise<void> {
     if (this.#writing === 0) return Promise.resolve();
@@ -394,7 +434,11 @@ export abstract class BrokerEventBusBase<D extends Delivery = Delivery> extends 
     const consumerDrained = await this.#stop(deadline);
     const result = await this.drainBackground(deadline);
     const publishesWritten = await beforeDeadline(this.#publishesWritten(), deadline);
-    if (!publishesWritten) this.logger.warn('Stopped at the deadline while publishes were still being written; their callers see them fail', { publishing: this.#writing });
+    if (!publishesWritten) {
+      this.logger.warn('Stopped at the deadline while publishes were still being written; the broker may or may not have them, and callers still waiting see them fail', {
+        publishing: this.#writing,
+      });
+    }
     await beforeDeadline(
       this.adapter.close(deadline).catch((error: unknown) => this.logger.warn('Closing the broker connection failed', { error: redact(errorMessage(error)) })),
       Math.max(deadline, Date.now() + HAND_BACK_TIMEOUT_MS),

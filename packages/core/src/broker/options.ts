@@ -36,6 +36,13 @@ export interface BrokerBusOptions extends EventBusBaseOptions {
   readonly reconnectBaseDelayMs?: number;
   /** Longest reconnect (and settlement-write) retry delay, in ms. Default 5000. */
   readonly reconnectMaxDelayMs?: number;
+  /**
+   * Longest wait for one `publish()` call (foreground or background), in ms. A write the broker has
+   * not confirmed by then rejects with `PublishTimeoutError`, so a caller never hangs through a
+   * broker outage; the write itself goes on, and the events may still arrive (at-least-once).
+   * `Infinity` waits as long as the client does (no limit from the bus). Default 30000.
+   */
+  readonly publishTimeoutMs?: number;
   /** Registry used to decode events. Default: core's default registry. */
   readonly registry?: EventRegistry;
   /** Largest event body accepted on publish and consume, in bytes. Default 1 MiB. */
@@ -65,6 +72,8 @@ export interface ResolvedBrokerOptions {
   readonly maxDeliveries: number;
   readonly reconnectBaseDelayMs: number;
   readonly reconnectMaxDelayMs: number;
+  /** `Infinity` = no limit. */
+  readonly publishTimeoutMs: number;
   readonly unsubscribedTypes: 'ack' | 'dead-letter';
 }
 
@@ -80,6 +89,7 @@ export const BROKER_DEFAULTS: {
   readonly maxDeliveries: number;
   readonly reconnectBaseDelayMs: number;
   readonly reconnectMaxDelayMs: number;
+  readonly publishTimeoutMs: number;
 } = Object.freeze({
   consumerGroup: 'default',
   maxRetries: 3,
@@ -91,7 +101,11 @@ export const BROKER_DEFAULTS: {
   maxDeliveries: 10,
   reconnectBaseDelayMs: 100,
   reconnectMaxDelayMs: 5000,
+  publishTimeoutMs: 30_000,
 });
+
+/** The longest delay a Node.js timer keeps; a longer one fires at once (with a warning). */
+const MAX_TIMER_MS = 2_147_483_647;
 
 export function defaultConsumerName(): string {
   return `${hostname()}-${randomBytes(4).toString('hex')}`;
@@ -135,8 +149,25 @@ export function resolveBrokerOptions(options: BrokerBusOptions, defaults: Partia
     maxDeliveries: integer('maxDeliveries', options.maxDeliveries ?? d.maxDeliveries, 1),
     reconnectBaseDelayMs,
     reconnectMaxDelayMs,
+    publishTimeoutMs: publishTimeout(options.publishTimeoutMs ?? d.publishTimeoutMs, d.publishTimeoutMs),
     unsubscribedTypes: oneOf('unsubscribedTypes', options.unsubscribedTypes ?? 'ack', ['ack', 'dead-letter']),
   };
+}
+
+/**
+ * 0 is refused rather than read as "off": it would as well mean "fail every publish at once", and
+ * a config typo must not silently remove the bound. No limit is spelled `Infinity`, on purpose.
+ */
+function publishTimeout(value: unknown, byDefault: number): number {
+  if (value === Number.POSITIVE_INFINITY) return value;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 1 || value > MAX_TIMER_MS) {
+    throw new ConfigError(
+      'publishTimeoutMs',
+      `must be a number of milliseconds from 1 to ${MAX_TIMER_MS} (about 24.8 days), or Infinity for no limit; received ${String(value)}. ` +
+        `It bounds how long publish() waits for the broker (default ${byDefault}).`,
+    );
+  }
+  return value;
 }
 
 // ── validators, shared with every transport's own options ───────────────────

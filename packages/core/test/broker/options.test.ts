@@ -67,11 +67,35 @@ describe('resolveBrokerOptions', () => {
     ['reconnectMaxDelayMs', 'soon'],
     ['handlerTimeoutMs', 0],
     ['handlerTimeoutMs', Number.NaN],
+    ['publishTimeoutMs', 0],
+    ['publishTimeoutMs', -1],
+    ['publishTimeoutMs', Number.NaN],
+    ['publishTimeoutMs', Number.NEGATIVE_INFINITY],
+    ['publishTimeoutMs', 2 ** 31],
+    ['publishTimeoutMs', '30000'],
   ];
   it.each(invalid)('refuses %s: %s with a ConfigError naming that option', (option, value) => {
     const error = configError(() => resolveBrokerOptions({ [option]: value } as BrokerBusOptions));
     expect(error.option).toBe(option);
     expect(error.message).toContain(option);
+  });
+
+  it('publishTimeoutMs: 30000 by default, any positive number of ms a timer can hold, or Infinity for no limit', () => {
+    expect(resolveBrokerOptions({}).publishTimeoutMs).toBe(30_000);
+    expect(BROKER_DEFAULTS.publishTimeoutMs).toBe(30_000);
+    expect(resolveBrokerOptions({ publishTimeoutMs: 1 }).publishTimeoutMs).toBe(1);
+    expect(resolveBrokerOptions({ publishTimeoutMs: 2 ** 31 - 1 }).publishTimeoutMs).toBe(2 ** 31 - 1);
+    expect(resolveBrokerOptions({ publishTimeoutMs: Number.POSITIVE_INFINITY }).publishTimeoutMs).toBe(Number.POSITIVE_INFINITY);
+    expect(resolveBrokerOptions({}, { publishTimeoutMs: 5000 }).publishTimeoutMs).toBe(5000);
+  });
+
+  it('publishTimeoutMs: 0 is refused, not read as "off", and the error says how to turn the limit off', () => {
+    const error = configError(() => resolveBrokerOptions({ publishTimeoutMs: 0 }));
+    expect(error.code).toBe('ES_INVALID_CONFIG');
+    expect(error.message).toBe(
+      'Invalid option "publishTimeoutMs": must be a number of milliseconds from 1 to 2147483647 (about 24.8 days), or Infinity for no limit; received 0. ' +
+        'It bounds how long publish() waits for the broker (default 30000).',
+    );
   });
 
   it('names the option the user passed when two depend on each other', () => {
@@ -88,6 +112,7 @@ describe('resolveBrokerOptions', () => {
   it('is what a transport runs in its constructor, so a bad option fails at construction', () => {
     expect(configError(() => new FakeBus({ registry: new EventRegistry(), maxInFlight: -3 })).option).toBe('maxInFlight');
     expect(configError(() => new FakeBus({ registry: new EventRegistry(), handlerTimeoutMs: -1 })).option).toBe('handlerTimeoutMs');
+    expect(configError(() => new FakeBus({ registry: new EventRegistry(), publishTimeoutMs: 0 })).option).toBe('publishTimeoutMs');
   });
 });
 
