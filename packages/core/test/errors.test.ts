@@ -14,6 +14,7 @@ import {
   InvalidHandlerError,
   NotConnectedError,
   PublishError,
+  PublishTimeoutError,
   TransportError,
   UnknownEventTypeError,
   isEventSourceError,
@@ -37,6 +38,7 @@ const cases: Array<[string, () => Error & { code: ErrorCode }, ErrorCode, string
   ['ConcurrencyError', () => new ConcurrencyError('a-1', 2, 3), 'ES_CONCURRENCY', 'expected version 2, found 3. Reload the aggregate'],
   ['AggregateNotFoundError', () => new AggregateNotFoundError('Order', 'o-1'), 'ES_AGGREGATE_NOT_FOUND', 'Use repository.createNew(id)'],
   ['PublishError', () => new PublishError('could not publish'), 'ES_PUBLISH_FAILED', 'could not publish'],
+  ['PublishTimeoutError', () => new PublishTimeoutError(3, 'orders', 1500), 'ES_PUBLISH_TIMEOUT', 'or raise publishTimeoutMs if it is only slow'],
   ['DlqMessageNotFoundError', () => new DlqMessageNotFoundError('m-1'), 'ES_DLQ_MESSAGE_NOT_FOUND', 'List them with getDlqMessages()'],
   ['TransportError', () => new TransportError('socket closed'), 'ES_TRANSPORT', 'socket closed'],
 ];
@@ -70,14 +72,17 @@ describe('errors', () => {
       ConcurrencyError,
       AggregateNotFoundError,
       PublishError,
+      PublishTimeoutError,
       DlqMessageNotFoundError,
       TransportError,
       InvalidHandlerError,
     ];
+    // A timeout is a kind of publish failure: code that catches PublishError keeps catching it.
+    const parents: Record<string, string> = { PublishTimeoutError: 'PublishError' };
     for (const [name, make] of cases) {
       const error = make();
       for (const cls of classes) {
-        expect(error instanceof cls, `${name} instanceof ${cls.name}`).toBe(cls.name === name);
+        expect(error instanceof cls, `${name} instanceof ${cls.name}`).toBe(cls.name === name || parents[name] === cls.name);
       }
     }
   });
