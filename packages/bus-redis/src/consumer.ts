@@ -348,15 +348,21 @@ export class Consumer {
       const room = batchSize - sink.queued;
       if (room > 0) {
         try {
+          // Taken before asking: the visibility timeout runs from when Redis hands the retries
+          // out, so a reply held up in the network must not give them a fresh claim.
+          const claim = this.#lease.claimForFetch();
           const claiming = runScript(this.#connections.commands, CLAIM_DUE_RETRIES, [keys.retrySchedule, keys.retryData], [room, reclaimIdleMs]) as Promise<
-            [Array<[string, string, number]>, number, string[] | undefined]
+            [Array<[string, string, number, number]>, number, string[] | undefined]
           >;
           // Claimed after stopping won: given back at once instead of waiting out their visibility timeout.
-          const reply = await this.#untilStopped(claiming, ([items]) => this.#lease.handBack(this.#retryDeliveries(items, this.#lease.claimForFetch())));
+          const reply = await this.#untilStopped(claiming, ([items]) => this.#lease.handBack(this.#retryDeliveries(items, claim)));
           if (reply === undefined) break;
           const [items, next, missing] = reply;
           if (missing && missing.length > 0) this.#countMissing(missing);
-          for (const delivery of this.#retryDeliveries(items, this.#lease.claimForFetch())) sink.push(delivery);
+          const deliveries = this.#retryDeliveries(items, claim);
+          // The reply came too late to start them: given back (only those still this consumer's).
+          if (claim.lost) void this.#lease.handBack(deliveries);
+          else for (const delivery of deliveries) sink.push(delivery);
           if (items.length >= room) wait = 0;
           else if (Number(next) >= 0) wait = Math.min(wait, Number(next));
         } catch (error) {
@@ -373,11 +379,11 @@ export class Consumer {
     }
   }
 
-  #retryDeliveries(items: ReadonlyArray<[string, string, number]>, claim: Claim): RedisDelivery[] {
-    return items.map(([id, payload, handedOut]) => {
+  #retryDeliveries(items: ReadonlyArray<[string, string, number, number]>, claim: Claim): RedisDelivery[] {
+    return items.map(([id, payload, handedOut, token]) => {
       const decoded = decodeRetryPayload(payload);
       const message: EntryMessage = decoded ? fieldsToMessage(decoded.f, this.#config.maxEntryBytes) : { headers: {}, body: payload, key: undefined };
-      return retryDelivery(id, decoded?.o ?? id, message, Number(handedOut), claim);
+      return retryDelivery(id, decoded?.o ?? id, message, Number(handedOut), String(token), claim);
     });
   }
 

@@ -3,16 +3,39 @@ import { Claim, errorMessage, redact, type DeliverySink } from '@eventsource/cor
 import type { ResolvedConfig } from './config.js';
 import type { Connections } from './connection.js';
 import { KEEP_ALIVE, TOUCH_RETRIES, runScript } from './scripts.js';
-import type { RedisDelivery } from './settle.js';
+import { tokenOf, type RedisDelivery } from './settle.js';
+
+const LAPSED = 'not started within the reclaim window';
+
+/**
+ * A fetch's claim, lost from its deadline on even before its timer has run: when a stall of the
+ * event loop ends, whatever runs before the timers (a reply read in the same turn, a handler slot
+ * freed) may push or start entries another member has taken over by then.
+ */
+class FetchClaim extends Claim {
+  readonly #deadline: number;
+
+  constructor(label: string, deadline: number) {
+    super(label);
+    this.#deadline = deadline;
+  }
+
+  override get lost(): boolean {
+    if (Date.now() >= this.#deadline) this.revoke(LAPSED);
+    return super.lost;
+  }
+}
 
 /**
  * This consumer's hold on the entries it fetched. Started entries are kept alive (their idle time
  * reset, retries' visibility pushed out) every quarter of `reclaimIdleMs`, so no other member
  * reclaims work still in progress; the keep-alive succeeds only for entries still pending for this
- * consumer, so after a stall it never takes an entry back from the member that took it over. Entries fetched but not started are not kept alive: each fetch
- * gets a claim that lapses before `reclaimIdleMs`, and the pump never starts an entry whose claim
- * has lapsed (another member may have reclaimed it by then). When keep-alives fail for longer
- * than the reclaim window (a stalled event loop, a partition), every claim is revoked.
+ * consumer and retries still held under their hand-out token, so after a stall it never takes
+ * work back from the member that took it over. Entries fetched but not started are not kept
+ * alive: each fetch gets a claim that lapses before `reclaimIdleMs`, and the pump never starts an
+ * entry whose claim has lapsed (another member may have reclaimed it by then). When keep-alives
+ * fail for longer than the reclaim window (a stalled event loop, a partition), every claim is
+ * revoked.
  */
 export class Lease {
   readonly #connections: Connections;
@@ -65,11 +88,12 @@ export class Lease {
     }
     const now = Date.now();
     if (this.#current && !this.#current.lost && now - this.#currentSince < this.#config.keepAliveIntervalMs) return this.#current;
-    const claim = new Claim(`fetches from ${new Date(now).toISOString()}`);
+    const lapseMs = Math.floor(this.#config.reclaimIdleMs * 0.75);
+    const claim = new FetchClaim(`fetches from ${new Date(now).toISOString()}`, now + lapseMs);
     this.#current = claim;
     this.#currentSince = now;
     this.#live.add(claim);
-    const timer = setTimeout(() => this.#lapse(claim, 'not started within the reclaim window'), Math.floor(this.#config.reclaimIdleMs * 0.75));
+    const timer = setTimeout(() => this.#lapse(claim, LAPSED), lapseMs);
     timer.unref();
     return claim;
   }
@@ -92,6 +116,20 @@ export class Lease {
     void this.handBack(this.#sink?.fence(claim) ?? []);
   }
 
+  /**
+   * Retries this consumer works on were claimed by another member: it stalled past their
+   * visibility timeout. Their claims are revoked, so the kit starts none of their batchmates
+   * (suspects waiting for their start to be recorded included) and hands the queued ones back.
+   */
+  #retriesLost(batch: readonly RedisDelivery[], lost: ReadonlySet<string>): void {
+    const mine = batch.filter((delivery) => lost.has(delivery.id));
+    this.#logger.warn('Retries still running here were claimed by another member (this consumer stalled past reclaimIdleMs); they may be handled twice', {
+      count: mine.length,
+      ids: mine.slice(0, 20).map((delivery) => delivery.id),
+    });
+    for (const claim of new Set(mine.map((delivery) => delivery.claim))) this.#lapse(claim, 'a retry it covers was claimed by another member');
+  }
+
   async #renew(): Promise<void> {
     const sink = this.#sink;
     if (!sink) return;
@@ -103,9 +141,12 @@ export class Lease {
       for (const claim of [...this.#live]) this.#lapse(claim, 'keep-alive failed for longer than reclaimIdleMs');
     }
     const streamIds: string[] = [];
-    const retryIds: string[] = [];
-    for (const delivery of sink.inProgress()) (delivery.source === 'stream' ? streamIds : retryIds).push(delivery.id);
-    if (streamIds.length === 0 && retryIds.length === 0) {
+    const retries: RedisDelivery[] = [];
+    for (const delivery of sink.inProgress()) {
+      if (delivery.source === 'stream') streamIds.push(delivery.id);
+      else retries.push(delivery);
+    }
+    if (streamIds.length === 0 && retries.length === 0) {
       this.#lastRenewal = Date.now();
       return;
     }
@@ -124,8 +165,13 @@ export class Lease {
         }),
       );
     }
-    for (let i = 0; i < retryIds.length; i += 500) {
-      work.push(runScript(client, TOUCH_RETRIES, [keys.retrySchedule], [reclaimIdleMs, ...retryIds.slice(i, i + 500)]));
+    for (let i = 0; i < retries.length; i += 500) {
+      const batch = retries.slice(i, i + 500);
+      work.push(
+        runScript(client, TOUCH_RETRIES, [keys.retrySchedule, keys.retryData], [reclaimIdleMs, ...batch.flatMap((d) => [d.id, tokenOf(d)])]).then((lost) => {
+          if (Array.isArray(lost) && lost.length > 0) this.#retriesLost(batch, new Set((lost as unknown[]).map(String)));
+        }),
+      );
     }
     try {
       await Promise.all(work);

@@ -42,14 +42,36 @@ redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[4])
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 return 1`);
 
-/** KEYS schedule, data · ARGV oldId, newId, delayMs, payload. 0 when another consumer settled oldId. Writes before it removes. */
+/**
+ * A retry's data hash holds, next to its payload under its id: `#<id>`, how often it was handed
+ * out (lowered again when handed back unstarted, so a hand-back costs nothing), and `@<id>`, its
+ * hand-out token: raised by every claim and never lowered, so a holder's token matches only until
+ * someone else claims the retry (a count that goes down again could match a stale holder once
+ * more). A retry stored before tokens existed has no `@<id>`; its next claim starts it at 1.
+ */
+function holds(id: string, token: string): string {
+  return `redis.call('HGET', KEYS[2], '@' .. ${id}) == ${token}`;
+}
+
+/**
+ * Whether the retry ARGV[1] is still this holder's to settle (ARGV[tokenArg] is its token). When
+ * it is gone from the schedule, another member settled it; when its token changed, this holder
+ * stalled past the visibility timeout and another member claimed it, and it is that member's to
+ * settle (like a stream entry pending for another member).
+ */
+function stillHeld(tokenArg: number): string {
+  return `if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+if not (${holds('ARGV[1]', `ARGV[${tokenArg}]`)}) then return 0 end`;
+}
+
+/** KEYS schedule, data · ARGV oldId, newId, delayMs, payload, token. 0 when another member settled or holds oldId. Writes before it removes. */
 export const RETRY_TO_RETRY = script(`${NOW}
-if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+${stillHeld(5)}
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
 if ARGV[1] ~= ARGV[2] then
   redis.call('ZREM', KEYS[1], ARGV[1])
-  redis.call('HDEL', KEYS[2], ARGV[1], '#' .. ARGV[1])
+  redis.call('HDEL', KEYS[2], ARGV[1], '#' .. ARGV[1], '@' .. ARGV[1])
 end
 return 1`);
 
@@ -75,21 +97,23 @@ ${addDeadLetter(2, 4)}
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 return 1`);
 
-/** KEYS schedule, data, dlq · ARGV retryId, dlqMaxLen, field, value, … 0 when another consumer settled the retry. */
-export const RETRY_TO_DLQ = script(`if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
-${addDeadLetter(3, 2)}
+/** KEYS schedule, data, dlq · ARGV retryId, token, dlqMaxLen, field, value, … 0 when another member settled or holds the retry. */
+export const RETRY_TO_DLQ = script(`${stillHeld(2)}
+${addDeadLetter(3, 3)}
 redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1], '#' .. ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1], '#' .. ARGV[1], '@' .. ARGV[1])
 return 1`);
 
 /**
  * Hands claimed retries that never started back to the schedule: due now, and their hand-out
- * count back to what it was, so that giving them back costs them nothing.
- * KEYS schedule, data · ARGV id, …
+ * count back to what it was, so that giving them back costs them nothing. Only those still held
+ * under the token given: one another member claimed meanwhile (this consumer stalled past the
+ * visibility timeout) stays with that member, instead of becoming due while it runs there.
+ * KEYS schedule, data · ARGV id, token, id, token, …
  */
 export const RELEASE_RETRIES = script(`${NOW}
-for i = 1, #ARGV do
-  if redis.call('ZSCORE', KEYS[1], ARGV[i]) then
+for i = 1, #ARGV, 2 do
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) and ${holds('ARGV[i]', 'ARGV[i + 1]')} then
     redis.call('ZADD', KEYS[1], now, ARGV[i])
     if redis.call('HINCRBY', KEYS[2], '#' .. ARGV[i], -1) < 0 then redis.call('HSET', KEYS[2], '#' .. ARGV[i], 0) end
   end
@@ -150,18 +174,24 @@ export const HAND_BACK = script(`for i = 4, #ARGV, 2 do
 end
 return 1`);
 
-/** KEYS schedule, data · ARGV retryId */
+/**
+ * A retry handled successfully leaves the schedule, whoever holds it now: like XACK of a stream
+ * entry, a success settles it, even one that a member which stalled past the visibility timeout
+ * reports (the other holder's own settlement then finds it gone and writes nothing).
+ * KEYS schedule, data · ARGV retryId
+ */
 export const RETRY_DONE = script(`redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1], '#' .. ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1], '#' .. ARGV[1], '@' .. ARGV[1])
 return 1`);
 
 /**
  * Takes up to ARGV[1] due retries for this consumer: each is pushed ARGV[2] ms into the future (a
- * visibility timeout the holder keeps extending while it works) and its hand-out count goes up.
+ * visibility timeout the holder keeps extending while it works), its hand-out count goes up and
+ * it gets a new hand-out token, which the holder passes to every later script on it.
  * A due retry whose entry is gone from the data hash (evicted: Redis is not on `noeviction`) is
  * removed and returned by id, to be counted and logged.
- * Returns { {id, payload, deliveries}, … }, the ms until the next retry is due (-1: none), and
- * { missing id, … }. KEYS schedule, data · ARGV count, visibilityMs
+ * Returns { {id, payload, deliveries, token}, … }, the ms until the next retry is due (-1: none),
+ * and { missing id, … }. KEYS schedule, data · ARGV count, visibilityMs
  */
 export const CLAIM_DUE_RETRIES = script(`${NOW}
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
@@ -170,10 +200,10 @@ for _, id in ipairs(ids) do
   local payload = redis.call('HGET', KEYS[2], id)
   if payload then
     redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), id)
-    out[#out + 1] = { id, payload, redis.call('HINCRBY', KEYS[2], '#' .. id, 1) }
+    out[#out + 1] = { id, payload, redis.call('HINCRBY', KEYS[2], '#' .. id, 1), redis.call('HINCRBY', KEYS[2], '@' .. id, 1) }
   else
     redis.call('ZREM', KEYS[1], id)
-    redis.call('HDEL', KEYS[2], '#' .. id)
+    redis.call('HDEL', KEYS[2], '#' .. id, '@' .. id)
     missing[#missing + 1] = id
   end
 end
@@ -182,10 +212,22 @@ local wait = -1
 if nxt[2] then wait = math.max(0, tonumber(nxt[2]) - now) end
 return { out, wait, missing }`);
 
-/** Extends the visibility timeout of retries still being worked on. KEYS schedule · ARGV visibilityMs, id, … */
+/**
+ * Extends the visibility timeout of retries still being worked on, only those still held under
+ * the token given: a retry another member claimed while this consumer stalled stays with that
+ * member, due when its own visibility timeout says. Returns the ids claimed by another member
+ * now (settled ones, gone from the schedule, are skipped).
+ * KEYS schedule, data · ARGV visibilityMs, id, token, id, token, …
+ */
 export const TOUCH_RETRIES = script(`${NOW}
-for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), ARGV[i]) end
-return 1`);
+local lost = {}
+for i = 2, #ARGV, 2 do
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) then
+    if ${holds('ARGV[i]', 'ARGV[i + 1]')} then redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[i])
+    else lost[#lost + 1] = ARGV[i] end
+  end
+end
+return lost`);
 
 /**
  * Moves one dead letter back to the group's retry schedule, due now. The retry is written first

@@ -24,6 +24,12 @@ export interface RedisDelivery extends Delivery {
   /** Id of the original stream entry (the same as `id` for stream entries). */
   readonly originalId: string;
   readonly message: EntryMessage;
+  /**
+   * A retry's hand-out token from the claim that fetched it: the retry's scripts act only while it
+   * still matches, so a holder that stalled past the visibility timeout neither extends, hands
+   * back nor settles (on failure) a retry another member claimed meanwhile.
+   */
+  readonly token?: string;
 }
 
 export function streamDelivery(id: string, message: EntryMessage, deliveries: number, claim: Claim): RedisDelivery {
@@ -40,17 +46,23 @@ export function streamDelivery(id: string, message: EntryMessage, deliveries: nu
   };
 }
 
-export function retryDelivery(id: string, originalId: string, message: EntryMessage, handedOut: number, claim: Claim): RedisDelivery {
+export function retryDelivery(id: string, originalId: string, message: EntryMessage, handedOut: number, token: string, claim: Claim): RedisDelivery {
   return {
     source: 'retry',
     id,
     originalId,
+    token,
     message,
     envelope: envelopeOf(message),
     deliveryCount: handedOut,
     suspect: handedOut > 1,
     claim,
   };
+}
+
+/** A retry without a token matches no hand-out: its scripts then treat it as claimed by another member. */
+export function tokenOf(delivery: RedisDelivery): string {
+  return delivery.token ?? '';
 }
 
 function envelopeOf(message: EntryMessage): IncomingEnvelope {
@@ -127,7 +139,7 @@ export class RedisSettlement {
     const written =
       delivery.source === 'stream'
         ? await runScript(commands, STREAM_TO_RETRY, [keys.stream, keys.retrySchedule, keys.retryData], [consumerGroup, delivery.id, retry.delayMs, retryId, payload, consumerName])
-        : await runScript(commands, RETRY_TO_RETRY, [keys.retrySchedule, keys.retryData], [delivery.id, retryId, retry.delayMs, payload]);
+        : await runScript(commands, RETRY_TO_RETRY, [keys.retrySchedule, keys.retryData], [delivery.id, retryId, retry.delayMs, payload, tokenOf(delivery)]);
     if (Number(written) === 0) return 'already-settled';
     this.#onRetryScheduled(retry.delayMs);
     return 'settled';
@@ -159,22 +171,25 @@ export class RedisSettlement {
    * maxDeliveries budget: stream entries go back into the pending list already idle for
    * reclaimIdleMs with their delivery count lowered by the one this fetch added (only those still
    * this consumer's: one another member took over is left with it); retries become due at once
-   * with their hand-out count lowered.
+   * with their hand-out count lowered (only those still held under their token: one another
+   * member claimed is left with it).
    */
   async handBack(deliveries: readonly RedisDelivery[]): Promise<void> {
     const { keys, consumerGroup, consumerName, reclaimIdleMs } = this.#config;
     const commands = this.#connections.commands;
     const streamArgs: Array<string | number> = [];
-    const retryIds: string[] = [];
+    const retryArgs: string[] = [];
     for (const delivery of deliveries) {
-      if (delivery.source === 'retry') retryIds.push(delivery.id);
+      if (delivery.source === 'retry') retryArgs.push(delivery.id, tokenOf(delivery));
       else streamArgs.push(delivery.id, Math.max(0, delivery.deliveryCount - 1));
     }
     const work: Array<Promise<unknown>> = [];
     for (let i = 0; i < streamArgs.length; i += 1000) {
       work.push(runScript(commands, HAND_BACK, [keys.stream], [consumerGroup, consumerName, reclaimIdleMs, ...streamArgs.slice(i, i + 1000)]));
     }
-    if (retryIds.length > 0) work.push(runScript(commands, RELEASE_RETRIES, [keys.retrySchedule, keys.retryData], retryIds));
+    for (let i = 0; i < retryArgs.length; i += 1000) {
+      work.push(runScript(commands, RELEASE_RETRIES, [keys.retrySchedule, keys.retryData], retryArgs.slice(i, i + 1000)));
+    }
     await Promise.all(work);
   }
 
@@ -194,7 +209,7 @@ export class RedisSettlement {
     const commands = this.#connections.commands;
     return delivery.source === 'stream'
       ? runScript(commands, STREAM_TO_DLQ, [keys.stream, keys.dlq], [consumerGroup, delivery.id, consumerName, dlqMaxLen, ...fields])
-      : runScript(commands, RETRY_TO_DLQ, [keys.retrySchedule, keys.retryData, keys.dlq], [delivery.id, dlqMaxLen, ...fields]);
+      : runScript(commands, RETRY_TO_DLQ, [keys.retrySchedule, keys.retryData, keys.dlq], [delivery.id, tokenOf(delivery), dlqMaxLen, ...fields]);
   }
 
   #minimal(delivery: RedisDelivery, letter: DeadLetterWrite, fieldCount: number): Field[] {
