@@ -91,6 +91,9 @@ export interface ResolvedKafkaConfig {
   readonly topicPrefix: string;
   readonly consumerGroup: string;
   readonly consumerName: string;
+  /** The kit's reconnect pace, handed to librdkafka's own broker reconnects too. */
+  readonly reconnectBaseDelayMs: number;
+  readonly reconnectMaxDelayMs: number;
   readonly acks: KafkaAcks;
   readonly compressionType: KafkaCompression;
   readonly idempotent: boolean;
@@ -146,7 +149,10 @@ const RESERVED = new Set(['group.id', 'enable.auto.commit', 'enable.auto.offset.
  * Checks the Kafka options. Generic options (consumerGroup, maxRetries, …) are checked by the
  * kit's resolveBrokerOptions; `consumerGroup` and `consumerName` come in resolved, so both agree.
  */
-export function resolveKafkaConfig(options: KafkaEventBusOptions, generic: { consumerGroup: string; consumerName: string }): ResolvedKafkaConfig {
+export function resolveKafkaConfig(
+  options: KafkaEventBusOptions,
+  generic: { consumerGroup: string; consumerName: string; reconnectBaseDelayMs: number; reconnectMaxDelayMs: number },
+): ResolvedKafkaConfig {
   const bootstrapServers = servers(options.bootstrapServers ?? KAFKA_DEFAULTS.bootstrapServers);
   const topicPrefix = identifier('topicPrefix', options.topicPrefix ?? KAFKA_DEFAULTS.topicPrefix);
   if (!/^[A-Za-z0-9._-]+$/.test(topicPrefix)) {
@@ -179,6 +185,8 @@ export function resolveKafkaConfig(options: KafkaEventBusOptions, generic: { con
     topicPrefix,
     consumerGroup,
     consumerName: generic.consumerName,
+    reconnectBaseDelayMs: generic.reconnectBaseDelayMs,
+    reconnectMaxDelayMs: generic.reconnectMaxDelayMs,
     acks: acksValue,
     compressionType: oneOf('compressionType', options.compressionType ?? KAFKA_DEFAULTS.compressionType, ['gzip', 'snappy', 'lz4', 'zstd', 'none']),
     idempotent,

@@ -22,8 +22,10 @@ function common(config: ResolvedKafkaConfig, role: string): Properties {
     // The test broker (and many dev brokers) auto-create topics on first use, with the broker's
     // default partition count. Every topic here is created by ensureTopics() with the bus's layout.
     'allow.auto.create.topics': false,
-    'reconnect.backoff.ms': 100,
-    'reconnect.backoff.max.ms': 5000,
+    // librdkafka's broker connections come back on this pace, not the kit's: without it a bus whose
+    // health() is green again could still wait out a 5 s librdkafka backoff before it can publish.
+    'reconnect.backoff.ms': config.reconnectBaseDelayMs,
+    'reconnect.backoff.max.ms': config.reconnectMaxDelayMs,
     ...securityProperties(config),
   };
 }

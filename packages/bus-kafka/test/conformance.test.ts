@@ -21,8 +21,9 @@ const harness: ConformanceHarness = {
     handlerTimeout: true,
     // Kafka keeps no delivery count, so there is no redelivery limit to test (see the README).
     redeliveryLimit: false,
-    // Clients reach the advertised broker address after bootstrap, around any proxy: the broker
-    // restart test (restart.test.ts) covers outages instead.
+    // Clients reach the advertised broker address after bootstrap, around any proxy in front of the
+    // shared broker: conformance-outage.test.ts runs the outage scenarios against a private broker
+    // that advertises its proxy, and the ledger's Kafka column combines both harnesses.
     outage: false,
   },
   async createContext() {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConnectionTracker } from '../src/connection.js';
+import { resolveKafkaConfig } from '../src/config.js';
+import { ConnectionTracker, adminProperties, consumerProperties, producerProperties } from '../src/connection.js';
 
 describe('ConnectionTracker', () => {
   it('an "all brokers down" error as the client emits it (code -1, the text only) starts an outage; a good probe ends it', () => {
@@ -24,5 +25,22 @@ describe('ConnectionTracker', () => {
     tracker.onError('not an error object');
     expect(tracker.state()).toEqual({ connected: true });
     tracker.close();
+  });
+});
+
+describe('client properties', () => {
+  it("librdkafka's broker reconnects follow the bus's reconnect backoff, so a green health() is not followed by a 5 s wait to publish", () => {
+    const config = resolveKafkaConfig({}, { consumerGroup: 'billing', consumerName: 'billing-1', reconnectBaseDelayMs: 50, reconnectMaxDelayMs: 400 });
+    for (const properties of [producerProperties(config), consumerProperties(config, () => undefined), adminProperties(config)]) {
+      expect(properties).toMatchObject({ 'reconnect.backoff.ms': 50, 'reconnect.backoff.max.ms': 400 });
+    }
+  });
+
+  it('an explicit librdkafka setting still wins', () => {
+    const config = resolveKafkaConfig(
+      { librdkafka: { 'reconnect.backoff.max.ms': 10_000 } },
+      { consumerGroup: 'billing', consumerName: 'billing-1', reconnectBaseDelayMs: 100, reconnectMaxDelayMs: 5000 },
+    );
+    expect(producerProperties(config)['reconnect.backoff.max.ms']).toBe(10_000);
   });
 });

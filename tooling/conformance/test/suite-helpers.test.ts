@@ -96,6 +96,20 @@ describe('results files and the ledger', () => {
     expect(cell(first, { transport: 'kafka', harnesses: [] }, new Map())).toBe('no harness');
   });
 
+  it('in a column whose harnesses declare different capabilities, only the harnesses that run a scenario decide it', () => {
+    const kafka: LedgerTransport = { transport: 'kafka', harnesses: ['main', 'outage'] };
+    const main = everyPass('main', { ...all, outage: false });
+    const outage = everyPass('outage', { ...none, brokerLifecycle: true, outage: true });
+    const outageOnly = ALL_SCENARIOS.find((s) => s.requires?.includes('outage'))!;
+    expect(cell(outageOnly, kafka, new Map([['main', main], ['outage', outage]]))).toBe('pass');
+    expect(cell(dlqOnly, kafka, new Map([['main', main], ['outage', outage]]))).toBe('pass');
+    const outageFails = buildResults('outage', 'kafka', { ...none, brokerLifecycle: true, outage: true }, new Map([[scenarioKey(outageOnly), 'fail']]));
+    expect(cell(outageOnly, kafka, new Map([['main', main], ['outage', outageFails]]))).toBe('fail');
+    expect(cell(outageOnly, kafka, new Map([['main', main], ['outage', undefined]]))).toBe('not run');
+    const neither = everyPass('outage', { ...none, brokerLifecycle: true });
+    expect(cell(outageOnly, kafka, new Map([['main', main], ['outage', neither]]))).toBe('n/a (outage)');
+  });
+
   it('renders one row per scenario and one column per transport, the same bytes for the same results', () => {
     const transports: LedgerTransport[] = [
       { transport: 'in-memory', harnesses: ['mem'] },

@@ -34,13 +34,13 @@ export function busOptions(prefix: string, extra: KafkaEventBusOptions = {}): Ka
   };
 }
 
-export function admin(): Kafka.IAdminClient {
-  return Kafka.AdminClient.create({ 'bootstrap.servers': KAFKA_BROKERS, 'allow.auto.create.topics': false } as never);
+export function admin(bootstrap = KAFKA_BROKERS): Kafka.IAdminClient {
+  return Kafka.AdminClient.create({ 'bootstrap.servers': bootstrap, 'allow.auto.create.topics': false } as never);
 }
 
-/** Deletes every topic whose name starts with `prefix`. */
-export async function deleteTopics(prefix: string): Promise<void> {
-  const client = admin();
+/** Deletes every topic whose name starts with `prefix` (on the shared broker unless `bootstrap` names another). */
+export async function deleteTopics(prefix: string, bootstrap = KAFKA_BROKERS): Promise<void> {
+  const client = admin(bootstrap);
   try {
     const names = await new Promise<string[]>((resolve, reject) => client.listTopics({ timeout: 5000 }, (e, t) => (e ? reject(e) : resolve(t))));
     await Promise.all(

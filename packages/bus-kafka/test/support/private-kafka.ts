@@ -14,7 +14,7 @@ const JARS_SCRIPT = fileURLToPath(new URL('../../../../tooling/kafka/kafka-jars.
  * with one loud line when Java or the jars are missing. Under CI=true a missing tool fails the
  * file instead: CI must never pass by skipping.
  */
-export function kafkaJars(): string | undefined {
+export function kafkaJars(what = 'the broker restart test'): string | undefined {
   const java = spawnSync('java', ['-version'], { stdio: 'ignore' });
   const jars = java.error ? undefined : spawnSync('bash', [JARS_SCRIPT], { encoding: 'utf8', timeout: 600_000 });
   const dir = jars?.status === 0 ? jars.stdout.trim() : undefined;
@@ -23,8 +23,18 @@ export function kafkaJars(): string | undefined {
     ? 'java is not installed (Kafka 4 needs Java 17+: apt-get install -y openjdk-17-jre-headless)'
     : `tooling/kafka/kafka-jars.sh failed: ${(jars?.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`;
   if (isCi()) throw new Error(`A private Kafka broker cannot start: ${why}. Required under CI=true.`);
-  console.warn(`[bus-kafka] skipping the broker restart test: ${why}`);
+  console.warn(`[bus-kafka] skipping ${what}: ${why}`);
   return undefined;
+}
+
+export interface PrivateKafkaOptions {
+  /** The listener's port. Default: a free one. */
+  readonly port?: number;
+  /**
+   * `host:port` the broker tells clients to connect to after bootstrap. Default: its own listener.
+   * A TcpProxy's address here puts every client connection, not only the first, through the proxy.
+   */
+  readonly advertisedAddress?: string;
 }
 
 /**
@@ -41,11 +51,12 @@ export class PrivateKafka {
     private readonly dir: string,
   ) {}
 
-  static async start(jars: string): Promise<PrivateKafka> {
-    const [port, controllerPort] = [await freeTcpPort(), await freeTcpPort()];
+  static async start(jars: string, options: PrivateKafkaOptions = {}): Promise<PrivateKafka> {
+    const port = options.port ?? (await freeTcpPort());
+    const controllerPort = await freeTcpPort();
     const dir = await mkdtemp(join(tmpdir(), 'es-kafka-private-'));
     const server = new PrivateKafka(port, jars, dir);
-    await writeFile(join(dir, 'server.properties'), properties(port, controllerPort, join(dir, 'data')));
+    await writeFile(join(dir, 'server.properties'), properties(port, controllerPort, join(dir, 'data'), options.advertisedAddress ?? `127.0.0.1:${port}`));
     await writeFile(join(dir, 'log4j2.xml'), LOG4J);
     // A random cluster id: 16 bytes, URL-safe base64 without padding (what Kafka's Uuid reads).
     const clusterId = randomBytes(16).toString('base64url');
@@ -61,6 +72,7 @@ export class PrivateKafka {
     return server;
   }
 
+  /** Its own listener, never a proxy: clients are sent on to the advertised address after bootstrap. */
   get bootstrap(): string {
     return `127.0.0.1:${this.port}`;
   }
@@ -138,7 +150,7 @@ export class PrivateKafka {
   }
 }
 
-function properties(port: number, controllerPort: number, dataDir: string): string {
+function properties(port: number, controllerPort: number, dataDir: string, advertised: string): string {
   return [
     '# A private single-node KRaft Kafka for one test file (packages/bus-kafka/test/support/private-kafka.ts).',
     'process.roles=broker,controller',
@@ -146,7 +158,7 @@ function properties(port: number, controllerPort: number, dataDir: string): stri
     'node.id=7',
     `controller.quorum.bootstrap.servers=127.0.0.1:${controllerPort}`,
     `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    `advertised.listeners=PLAINTEXT://${advertised}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
     'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
