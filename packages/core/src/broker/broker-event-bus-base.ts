@@ -257,7 +257,10 @@ export abstract class BrokerEventBusBase<D extends Delivery = Delivery> extends 
     if (limit === Number.POSITIVE_INFINITY) return written;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new PublishTimeoutError(events.length, this.#publishTo, limit)), limit);
+      timer = setTimeout(() => {
+        this.counters.publishTimeouts++;
+        reject(new PublishTimeoutError(events.length, this.#publishTo, limit));
+      }, limit);
     });
     try {
       // The race subscribes to `written`, so its outcome after a timeout is never an unhandled

@@ -2,6 +2,8 @@
 export interface BusStats {
   /** Events the broker accepted from this bus's publish() calls. */
   readonly eventsPublished: number;
+  /** publish() calls (background ones too) that rejected with PublishTimeoutError. */
+  readonly publishTimeouts: number;
   /** Messages handed to this consumer: new, redelivered and retries. */
   readonly eventsConsumed: number;
   /** Messages whose handlers all succeeded (then settled). */
@@ -39,6 +41,7 @@ export type KitCounters = {
 export function newKitCounters(): KitCounters {
   return {
     eventsPublished: 0,
+    publishTimeouts: 0,
     eventsConsumed: 0,
     eventsProcessed: 0,
     eventsFailed: 0,

@@ -160,6 +160,7 @@ describe('BrokerEventBusBase: lifecycle', () => {
     await soon(() => expect(bus.getStats().backgroundTasksCompleted).toBe(1));
     expect(bus.getStats()).toEqual({
       eventsPublished: 1,
+      publishTimeouts: 0,
       eventsConsumed: 0,
       eventsProcessed: 0,
       eventsFailed: 0,

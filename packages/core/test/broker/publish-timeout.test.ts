@@ -47,6 +47,7 @@ describe('BrokerEventBusBase: publishTimeoutMs', () => {
     expect(timeout.message).toContain('publishing again is safe for idempotent handlers');
     expect(timeout.message).toContain('Check that the broker is reachable');
     expect(timeout.message).toContain('raise publishTimeoutMs');
+    expect(bus.getStats().publishTimeouts).toBe(1);
   });
 
   it("names the adapter's publishDestination in the timeout", async () => {
