@@ -131,11 +131,29 @@ export class Settler<D extends Delivery> {
     this.#ledger.forget(lane);
   }
 
-  /** Processes one delivery and settles it. Resolves when its handler slot may be reused; never rejects. */
-  async handle(delivery: D): Promise<void> {
+  /**
+   * Processes one delivery and settles it. Resolves when its handler slot may be reused; never rejects.
+   * Written without `async` (and #settle returns undefined on the plain-ack path): this runs once
+   * per consumed message, and every async frame costs a promise and microtask hops. The order of
+   * the writes is the same as with awaits: the outcome is settled before the slot is freed.
+   */
+  handle(delivery: D): Promise<void> {
+    const started = this.#metrics.enabled ? performance.now() : 0;
+    let processing: Promise<ProcessOutcome>;
     try {
-      const started = this.#metrics.enabled ? performance.now() : 0;
-      const outcome = await this.#processor.process(delivery.envelope);
+      processing = this.#processor.process(delivery.envelope);
+    } catch (error) {
+      this.#unexpected(delivery, error);
+      return Promise.resolve();
+    }
+    return processing.then(
+      (outcome) => this.#afterProcessing(delivery, outcome, started),
+      (error: unknown) => this.#unexpected(delivery, error),
+    );
+  }
+
+  #afterProcessing(delivery: D, outcome: ProcessOutcome, started: number): Promise<void> | undefined {
+    try {
       if (this.#metrics.enabled && outcome.kind !== 'skip') {
         this.#instruments.duration.record((performance.now() - started) / 1000, {
           ...this.#attributes,
@@ -143,15 +161,22 @@ export class Settler<D extends Delivery> {
           'eventsource.outcome': outcome.kind === 'dead-letter' ? 'dead_letter' : outcome.kind,
         });
       }
-      await this.#settle(delivery, outcome);
+      return this.#settle(delivery, outcome)?.catch((error: unknown) => this.#unexpected(delivery, error));
     } catch (error) {
-      // The processor turns everything a message can contain into an outcome; this is a bug.
-      // Leave the message unsettled so it is redelivered.
-      this.#logger.error('Unexpected error while handling a message; it stays unsettled and will be redelivered', {
-        id: delivery.id,
-        error: String(error),
-      });
+      this.#unexpected(delivery, error);
+      return undefined;
     }
+  }
+
+  /**
+   * The processor turns everything a message can contain into an outcome, so this is a bug.
+   * The message is left unsettled so it is redelivered.
+   */
+  #unexpected(delivery: D, error: unknown): void {
+    this.#logger.error('Unexpected error while handling a message; it stays unsettled and will be redelivered', {
+      id: delivery.id,
+      error: String(error),
+    });
   }
 
   /** Dead-letters a suspect started more than maxDeliveries times. Never rejects. */
@@ -180,39 +205,19 @@ export class Settler<D extends Delivery> {
     this.#throttle.flush();
   }
 
-  async #settle(delivery: D, outcome: ProcessOutcome): Promise<void> {
+  /** Undefined when there is nothing to wait for (a plain ack, batched): no promise on the hot path. */
+  #settle(delivery: D, outcome: ProcessOutcome): Promise<void> | undefined {
     const counters = this.#counters;
     switch (outcome.kind) {
       case 'ack':
         counters.eventsProcessed++;
         counters.handlersInvoked += outcome.invoked;
-        await this.#settleAfterSuccess(delivery);
-        return;
+        return this.#settleAfterSuccess(delivery);
       case 'skip':
         counters.eventsSkipped++;
-        await this.#settleAfterSuccess(delivery);
-        return;
-      case 'retry': {
-        counters.eventsFailed++;
-        counters.handlersInvoked += outcome.invoked;
-        this.#countHandlerErrors(outcome.error.failures, outcome.event.eventType);
-        this.#throttle.warn(`retry:${outcome.event.eventType}:${outcome.error.errorType}`, 'Handler failed; retry scheduled', {
-          id: delivery.id,
-          eventType: outcome.event.eventType,
-          attempt: outcome.attempt,
-          delayMs: outcome.delay,
-          error: outcome.error.message,
-        });
-        const headers = { ...(delivery.envelope.headers as Record<string, string> | undefined), ...outcome.headers };
-        const result = await this.#successor('schedule a retry', delivery, () =>
-          this.#adapter.writeRetry(delivery, { delayMs: Math.max(0, Math.round(outcome.delay)), attempt: outcome.attempt, headers }),
-        );
-        if (result) {
-          counters.eventsRetried++;
-          if (this.#metrics.enabled) this.#instruments.retries.add(1, { ...this.#attributes, 'eventsource.event.type': outcome.event.eventType, 'error.type': outcome.error.errorType });
-        }
-        return;
-      }
+        return this.#settleAfterSuccess(delivery);
+      case 'retry':
+        return this.#retry(delivery, outcome);
       case 'dead-letter':
         if (outcome.invoked > 0) {
           counters.eventsFailed++;
@@ -220,8 +225,29 @@ export class Settler<D extends Delivery> {
           const failures = (outcome.error as { failures?: readonly { error: unknown }[] } | undefined)?.failures;
           if (failures) this.#countHandlerErrors(failures, outcome.event?.eventType);
         }
-        await this.deadLetter(delivery, outcome, outcome.event?.eventType);
-        return;
+        return this.deadLetter(delivery, outcome, outcome.event?.eventType);
+    }
+  }
+
+  async #retry(delivery: D, outcome: Extract<ProcessOutcome, { kind: 'retry' }>): Promise<void> {
+    const counters = this.#counters;
+    counters.eventsFailed++;
+    counters.handlersInvoked += outcome.invoked;
+    this.#countHandlerErrors(outcome.error.failures, outcome.event.eventType);
+    this.#throttle.warn(`retry:${outcome.event.eventType}:${outcome.error.errorType}`, 'Handler failed; retry scheduled', {
+      id: delivery.id,
+      eventType: outcome.event.eventType,
+      attempt: outcome.attempt,
+      delayMs: outcome.delay,
+      error: outcome.error.message,
+    });
+    const headers = { ...(delivery.envelope.headers as Record<string, string> | undefined), ...outcome.headers };
+    const result = await this.#successor('schedule a retry', delivery, () =>
+      this.#adapter.writeRetry(delivery, { delayMs: Math.max(0, Math.round(outcome.delay)), attempt: outcome.attempt, headers }),
+    );
+    if (result) {
+      counters.eventsRetried++;
+      if (this.#metrics.enabled) this.#instruments.retries.add(1, { ...this.#attributes, 'eventsource.event.type': outcome.event.eventType, 'error.type': outcome.error.errorType });
     }
   }
 
@@ -268,19 +294,22 @@ export class Settler<D extends Delivery> {
    * the next suspect then, and if that one kills the process, this one must not still be pending,
    * or it would run again after every crash until it too passed maxDeliveries.
    */
-  #settleAfterSuccess(delivery: D): Promise<void> {
+  #settleAfterSuccess(delivery: D): Promise<void> | undefined {
     const settled = this.#settleOriginal(delivery);
-    return delivery.suspect ? settled : Promise.resolve();
+    return delivery.suspect ? settled : undefined;
   }
 
-  /** Acks (batched) or moves the lane's commit point. The promise is for callers that must wait. */
-  #settleOriginal(delivery: D): Promise<void> {
+  /**
+   * Acks (batched) or moves the lane's commit point. The promise is for callers that must wait;
+   * undefined when the commit point moved at once (offset settlement), which saves a promise per message.
+   */
+  #settleOriginal(delivery: D): Promise<void> | undefined {
     if (this.#acks) {
       this.#settling.add(delivery);
       return this.#acks.add(delivery);
     }
     this.#settledElsewhere(delivery);
-    return Promise.resolve();
+    return undefined;
   }
 
   /** The original is settled (or needs no broker call of its own): only the commit point may move. */

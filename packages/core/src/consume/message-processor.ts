@@ -2,7 +2,7 @@ import { EnvelopeDecodeError, type HandlerDispatchError, errorMessage, errorName
 import { isWellFormedEventType, type EnvelopeCodec, type IncomingEnvelope } from '../envelope/codec.js';
 import { type DeadLetterDetails, readFailureHistory, retryHeaders } from '../envelope/failure-headers.js';
 import type { DomainEvent } from '../events/domain-event.js';
-import { dispatch, type DispatchOutcome, type HandlerWatch } from '../dispatch/dispatcher.js';
+import { dispatch, type DispatchContext, type DispatchOutcome, type HandlerWatch } from '../dispatch/dispatcher.js';
 import type { RetryPolicy } from '../retry/retry-policy.js';
 import type { SubscriptionRegistry } from '../subscriptions/subscription-registry.js';
 import type { Tracer } from '../tracing/tracer.js';
@@ -62,10 +62,13 @@ export interface MessageProcessorOptions {
 export class MessageProcessor {
   readonly #options: MessageProcessorOptions;
   readonly #now: () => Date;
+  /** Built once: untraced dispatch needs nothing per message. */
+  readonly #untraced: DispatchContext;
 
   constructor(options: MessageProcessorOptions) {
     this.#options = options;
     this.#now = options.now ?? (() => new Date());
+    this.#untraced = { tracer: options.tracer, handlerTimeoutMs: options.handlerTimeoutMs, watch: options.watch };
   }
 
   /**
@@ -105,7 +108,7 @@ export class MessageProcessor {
     const decide = (outcome: DispatchOutcome): ProcessOutcome =>
       outcome.ok ? { kind: 'ack', event, invoked: outcome.invoked } : this.#failed(event, incoming, outcome.error, outcome.invoked);
     if (!tracer.enabled) {
-      return dispatch(event, handlers, { tracer, handlerTimeoutMs: this.#options.handlerTimeoutMs, watch: this.#options.watch }).then(decide);
+      return dispatch(event, handlers, this.#untraced).then(decide);
     }
     // Traced: decide before the dispatch span ends, so the span says what happens next.
     let decided: ProcessOutcome | undefined;

@@ -36,6 +36,8 @@ export class HandlerWatch {
 const OK_NONE: DispatchOutcome = Object.freeze({ ok: true, invoked: 0 });
 const OK_ONE: DispatchOutcome = Object.freeze({ ok: true, invoked: 1 });
 type IndexedFailure = HandlerFailure & { index: number };
+/** Hoisted: an inline arrow would be a new closure per dispatched event. */
+const returnOkOne = (): DispatchOutcome => OK_ONE;
 
 function outcomeOf(event: DomainEvent, invoked: number, failures: IndexedFailure[] | undefined): DispatchOutcome {
   if (!failures) return invoked === 1 ? OK_ONE : { ok: true, invoked };
@@ -60,7 +62,7 @@ function runUntraced(event: DomainEvent, handlers: readonly NormalizedHandler[],
       return Promise.resolve(outcomeOf(event, 1, [{ handlerName: handler.name, error, index: 0 }]));
     }
     return limited(result, handler, event, context).then(
-      () => OK_ONE,
+      returnOkOne,
       (error: unknown) => outcomeOf(event, 1, [{ handlerName: handler.name, error, index: 0 }]),
     );
   }

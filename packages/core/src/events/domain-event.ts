@@ -81,8 +81,8 @@ function describeValue(value: unknown): string {
   return `${typeof value} ${String(value)}`;
 }
 
-function optionalString(eventType: string, init: Record<string, unknown>, field: string, nonEmpty: boolean): string | undefined {
-  const value = init[field];
+/** Takes the value, not the field name: a read by variable key is a generic lookup, and this runs per decoded event. */
+function optionalString(eventType: string, field: string, value: unknown, nonEmpty: boolean): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string' || (nonEmpty && value.length === 0)) {
     throw invalidBaseField(eventType, field, nonEmpty ? 'a non-empty string' : 'a string', value);
@@ -187,10 +187,10 @@ export abstract class DomainEvent implements EventEnvelopeFields {
     if (!payloadAlreadyValidated && init.eventVersion !== undefined && init.eventVersion !== definition.eventVersion) {
       throw invalidBaseField(definition.eventType, 'eventVersion', `${definition.eventVersion} (set by the class) or left out`, init.eventVersion);
     }
-    const eventId = optionalString(definition.eventType, record, 'eventId', true) ?? randomUUID();
-    const correlationId = optionalString(definition.eventType, record, 'correlationId', true) ?? eventId;
-    const causationId = optionalString(definition.eventType, record, 'causationId', false);
-    const tenantId = optionalString(definition.eventType, record, 'tenantId', false);
+    const eventId = optionalString(definition.eventType, 'eventId', record.eventId, true) ?? randomUUID();
+    const correlationId = optionalString(definition.eventType, 'correlationId', record.correlationId, true) ?? eventId;
+    const causationId = optionalString(definition.eventType, 'causationId', record.causationId, false);
+    const tenantId = optionalString(definition.eventType, 'tenantId', record.tenantId, false);
     const metadata: unknown = init.metadata ?? undefined;
     if (metadata !== undefined && (typeof metadata !== 'object' || !isPlainObject(metadata as object))) {
       throw invalidBaseField(definition.eventType, 'metadata', 'a plain object of metadata entries', metadata);
