@@ -1,7 +1,8 @@
-import { TcpProxy, brokerBusOptions, brokerTestBus, testEventBus, type ConformanceHarness, type TestBus } from '@eventsource/conformance';
+import { TcpProxy, testEventBus, type ConformanceHarness } from '@eventsource/conformance';
 import { freeTcpPort } from '@eventsource/test-brokers';
 import { afterAll, beforeAll, describe } from 'vitest';
-import { KafkaEventBus } from '../src/index.js';
+import type { KafkaEventBus } from '../src/index.js';
+import { conformanceBus } from './support/conformance-bus.js';
 import { deleteTopics, uniquePrefix } from './support/kafka.js';
 import { PrivateKafka, kafkaJars } from './support/private-kafka.js';
 
@@ -41,21 +42,7 @@ const harness: ConformanceHarness = {
     const prefix = uniquePrefix('conf-outage');
     const buses: KafkaEventBus[] = [];
     return {
-      async createBus(options = {}): Promise<TestBus> {
-        const bus = new KafkaEventBus({
-          ...brokerBusOptions(options),
-          bootstrapServers: proxy.address,
-          topicPrefix: prefix,
-          partitions: 3,
-          lingerMs: 1,
-          heartbeatIntervalMs: 300,
-          sessionTimeoutMs: 6000,
-          reconnectMaxDelayMs: 500,
-        });
-        if (options.connect !== false) await bus.connect();
-        buses.push(bus);
-        return brokerTestBus(bus, { ready: () => bus.health().consuming && bus.health().healthy && bus.getStats().assignedPartitions > 0, readyTimeoutMs: 15_000 });
-      },
+      createBus: (options = {}) => conformanceBus(options, { bootstrapServers: proxy.address, topicPrefix: prefix }, buses),
       cutConnection: () => proxy.down(),
       restoreConnection: () => proxy.up(),
       async cleanup() {

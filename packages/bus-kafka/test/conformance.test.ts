@@ -1,6 +1,7 @@
-import { brokerBusOptions, brokerTestBus, testEventBus, type ConformanceHarness, type TestBus } from '@eventsource/conformance';
+import { testEventBus, type ConformanceHarness } from '@eventsource/conformance';
 import { describe } from 'vitest';
-import { KafkaEventBus } from '../src/index.js';
+import type { KafkaEventBus } from '../src/index.js';
+import { conformanceBus } from './support/conformance-bus.js';
 import { KAFKA_BROKERS, broker, deleteTopics, rawProducer, uniquePrefix } from './support/kafka.js';
 
 const harness: ConformanceHarness = {
@@ -31,23 +32,7 @@ const harness: ConformanceHarness = {
     const buses: KafkaEventBus[] = [];
     const raw = await rawProducer();
     return {
-      async createBus(options = {}): Promise<TestBus> {
-        const bus = new KafkaEventBus({
-          ...brokerBusOptions(options),
-          bootstrapServers: KAFKA_BROKERS,
-          topicPrefix: prefix,
-          partitions: 3,
-          lingerMs: 1,
-          heartbeatIntervalMs: 300,
-          sessionTimeoutMs: 6000,
-          reconnectMaxDelayMs: 500,
-        });
-        if (options.connect !== false) await bus.connect();
-        buses.push(bus);
-        // Consuming means the group gave this member its partitions. kill(): a zero deadline, so
-        // nothing running is settled or committed and the consumer leaves: to Kafka, a dead member.
-        return brokerTestBus(bus, { ready: () => bus.health().consuming && bus.health().healthy && bus.getStats().assignedPartitions > 0, readyTimeoutMs: 15_000 });
-      },
+      createBus: (options = {}) => conformanceBus(options, { bootstrapServers: KAFKA_BROKERS, topicPrefix: prefix }, buses),
       async injectRaw(message) {
         await raw.send(prefix, null, typeof message.body === 'string' ? message.body : Buffer.from(message.body), message.headers);
       },

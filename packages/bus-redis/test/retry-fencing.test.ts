@@ -8,6 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '@eventsource/core';
+import { RecordingLogger, gate, type Gate } from '@eventsource/conformance/testkit';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisKeys } from '../src/index.js';
@@ -53,18 +54,6 @@ function stallWhileMemberBClaims(prefix: string, id: string): void {
   if (result.status !== 0) throw new Error(`member B could not claim the retry: ${result.error?.message ?? result.stderr}`);
 }
 
-function recordingLogger(): Logger & { readonly lines: string[] } {
-  const lines: string[] = [];
-  const keep = (level: string) => (message: string, fields?: object) => void lines.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`);
-  return { lines, debug() {}, info: keep('info'), warn: keep('warn'), error: keep('error') };
-}
-
-function gate(): { readonly wait: Promise<void>; readonly open: () => void } {
-  let open!: () => void;
-  const wait = new Promise<void>((resolve) => (open = resolve));
-  return { wait, open };
-}
-
 describe.skipIf(!broker)('retries after a stall past their visibility timeout', () => {
   const scope = redisTestScope();
   const gates: Array<{ open: () => void }> = [];
@@ -78,7 +67,7 @@ describe.skipIf(!broker)('retries after a stall past their visibility timeout', 
   afterAll(() => {
     for (const g of gates) g.open();
   });
-  function held(): { readonly wait: Promise<void>; readonly open: () => void } {
+  function held(): Gate {
     const g = gate();
     gates.push(g);
     return g;
@@ -124,7 +113,7 @@ describe.skipIf(!broker)('retries after a stall past their visibility timeout', 
     a.subscribe(OrderPlaced, async (e) => {
       attemptsOnA.set(e.n, (attemptsOnA.get(e.n) ?? 0) + 1);
       if (e.n === 0) throw new Error('first attempt fails');
-      await release.wait;
+      await release.promise;
     });
     a.startConsumingInBackground();
     await a.publish([order(0), order(1)]);
@@ -133,7 +122,7 @@ describe.skipIf(!broker)('retries after a stall past their visibility timeout', 
 
     // A's event loop is blocked until B holds the retry; then the running handler returns.
     const stalled = held();
-    void stalled.wait.then(() => {
+    void stalled.promise.then(() => {
       stallWhileMemberBClaims(p, id);
       release.open();
     });
@@ -159,10 +148,10 @@ describe.skipIf(!broker)('retries after a stall past their visibility timeout', 
     a.subscribe(OrderPlaced, async (e) => {
       attemptsOnA.set(e.n, (attemptsOnA.get(e.n) ?? 0) + 1);
       if (e.n === 0) throw new Error('first attempt fails');
-      await stalled.wait;
+      await stalled.promise;
       stallWhileMemberBClaims(p, id);
       // Still running after the stall: the retry stays queued until its claim lapses and is fenced.
-      await release.wait;
+      await release.promise;
     });
     a.startConsumingInBackground();
     await a.publish([order(0), order(1)]);
@@ -185,7 +174,7 @@ describe.skipIf(!broker)('retries after a stall past their visibility timeout', 
   // and A's failure then wrote the next retry and removed the one B was running.
   it('the keep-alive of a running retry another member claimed does not extend it, revokes its claim, and its failure writes no successor', async () => {
     const p = scope.prefix('retry-stale-running');
-    const logger = recordingLogger();
+    const logger = new RecordingLogger();
     const a = await consumerA(p, logger);
     const stalled = held();
     const release = held();
@@ -195,10 +184,10 @@ describe.skipIf(!broker)('retries after a stall past their visibility timeout', 
     a.subscribe(OrderPlaced, async (e) => {
       const attempt = e.n === 0 ? ++attempts : 0;
       if (attempt === 1) throw new Error('first attempt fails');
-      await stalled.wait;
+      await stalled.promise;
       stallWhileMemberBClaims(p, id);
       stallOver = true;
-      await release.wait;
+      await release.promise;
       throw new Error('the retry fails too, on the consumer that lost it');
     });
     a.startConsumingInBackground();
@@ -209,10 +198,10 @@ describe.skipIf(!broker)('retries after a stall past their visibility timeout', 
     stalled.open();
     await waitFor('A\u2019s keep-alive after the stall', async () => {
       if (!stallOver) return false;
-      if (logger.lines.some((line) => line.includes('claimed by another member'))) return true;
+      if (logger.text.includes('claimed by another member')) return true;
       return ((await retryState(p, id)).dueInMs ?? 0) < 30_000;
     });
-    expect(logger.lines.filter((line) => line.includes('claimed by another member'))).toEqual([expect.stringContaining(id)]);
+    expect(logger.text.split('\n').filter((line) => line.includes('claimed by another member'))).toEqual([expect.stringContaining(id)]);
     expect((await retryState(p, id)).dueInMs).toBeGreaterThan(30_000);
 
     release.open();
