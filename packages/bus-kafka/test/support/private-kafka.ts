@@ -59,7 +59,10 @@ export class PrivateKafka {
     await writeFile(join(dir, 'server.properties'), properties(port, controllerPort, join(dir, 'data'), options.advertisedAddress ?? `127.0.0.1:${port}`));
     await writeFile(join(dir, 'log4j2.xml'), LOG4J);
     // A random cluster id: 16 bytes, URL-safe base64 without padding (what Kafka's Uuid reads).
-    const clusterId = randomBytes(16).toString('base64url');
+    // Not one starting with "-" (1 in 64): the storage tool would read it as an option, as Kafka's
+    // own Uuid.randomUuid() avoids too.
+    let clusterId = randomBytes(16).toString('base64url');
+    while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
     const format = spawnSync('java', ['-Xmx256m', ...server.#logArgs(), '-cp', `${jars}/*`, 'kafka.tools.StorageTool', 'format', '--standalone', '-t', clusterId, '-c', server.#props], {
       encoding: 'utf8',
       timeout: 120_000,
